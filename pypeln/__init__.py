@@ -1,0 +1,29 @@
+"""pypeln: concurrent data pipelines with one functional API over several backends.
+
+>>> import pypeln as pl
+>>> stage = pl.thread.map(lambda x: x * 2, range(5), workers=3, maxsize=4)
+>>> stage = pl.sync.filter(lambda x: x > 2, stage)
+>>> sorted(stage)
+[4, 6, 8]
+"""
+
+from . import sync, thread
+from . import thread as th
+from ._errors import MissingInjectionError, PypelnError
+from ._hooks import StageStatus, WorkerInfo
+from ._stage import RunIterator, Stage
+
+__version__ = "0.5.0.dev0"
+
+__all__ = [
+    "MissingInjectionError",
+    "PypelnError",
+    "RunIterator",
+    "Stage",
+    "StageStatus",
+    "WorkerInfo",
+    "__version__",
+    "sync",
+    "th",
+    "thread",
+]

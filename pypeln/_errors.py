@@ -1,0 +1,76 @@
+"""Error types, and how a failure is labelled with the stage and element where it happened.
+
+A worker's exception reaches the consumer as the *same* object, with its original type,
+arguments and traceback. pypeln only adds an exception note (PEP 678) saying which stage,
+worker and element failed, so nothing about the user's error is distorted.
+
+>>> error = ValueError("bad")
+>>> mark_element(error, (3,), "x")
+>>> mark_stage(error, "map(parse)", 0)
+>>> error.__notes__
+["pypeln: stage 'map(parse)' (worker 0) failed on element (3,): 'x'"]
+"""
+
+from __future__ import annotations
+
+import reprlib
+from typing import Any
+
+_ELEMENT_ATTR = "_pypeln_element"
+_LOCATED_ATTR = "_pypeln_located"
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = 80
+_short_repr.maxother = 80
+
+
+class PypelnError(Exception):
+    """Base class of the errors pypeln raises itself."""
+
+
+class MissingInjectionError(PypelnError, TypeError):
+    """A function or hook asks for a parameter that nothing provides at run time."""
+
+
+class Stopped(BaseException):
+    """Raised inside a worker when its run is stopping; never reaches the user.
+
+    It derives from BaseException so that a user's ``except Exception`` does not swallow it.
+    """
+
+
+def mark_element(error: BaseException, index: object, value: object) -> None:
+    """Remember which element ``error`` was raised for (the first element wins)."""
+    if getattr(error, _ELEMENT_ATTR, None) is None:
+        _set(error, _ELEMENT_ATTR, (index, _short_repr.repr(value)))
+
+
+def mark_stage(error: BaseException, stage: str, worker: int | None) -> None:
+    """Attach the note naming stage, worker and element, once per exception."""
+    if getattr(error, _LOCATED_ATTR, False):
+        return
+    _set(error, _LOCATED_ATTR, True)
+    where = f"pypeln: stage {stage!r}" + ("" if worker is None else f" (worker {worker})")
+    element = getattr(error, _ELEMENT_ATTR, None)
+    if element is None:
+        add_note(error, f"{where} failed")
+    else:
+        index, text = element
+        add_note(error, f"{where} failed on element {index}: {text}")
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """``BaseException.add_note`` on Python 3.11+, the same list by hand on 3.10."""
+    adder: Any = getattr(error, "add_note", None)
+    if adder is not None:
+        adder(note)
+        return
+    notes = getattr(error, "__notes__", None)
+    _set(error, "__notes__", [*(notes or []), note])
+
+
+def _set(error: BaseException, name: str, value: object) -> None:
+    # Some C-level exceptions refuse new attributes; losing the label beats masking the error.
+    try:
+        setattr(error, name, value)
+    except (AttributeError, TypeError):
+        pass

@@ -1,0 +1,178 @@
+"""Hooks (``on_start``/``on_done``) and injection of parameters by name.
+
+``on_start`` runs once per worker and may return a dict; its entries, ``worker_info``,
+``element_index`` (in ``f``) and ``stage_status`` (in ``on_done``) are passed to whichever
+of ``f``, ``on_start`` and ``on_done`` names them as parameters.
+
+>>> def f(x, db, element_index): ...
+>>> sorted(wanted_parameters(f, skip_element=True).required)
+['db', 'element_index']
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ._errors import MissingInjectionError, mark_element
+
+IN_F = frozenset({"element_index", "worker_info"})
+IN_ON_START = frozenset({"worker_info"})
+IN_ON_DONE = frozenset({"worker_info", "stage_status"})
+
+#: ``call(index, value)``: one call of the user's function for one element.
+Call = Callable[[tuple[int, ...], Any], Any]
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """Passed as ``worker_info``: which worker of which stage is running.
+
+    >>> WorkerInfo(index=2, stage="map(f)").index
+    2
+    """
+
+    index: int
+    stage: str
+
+
+class StageStatus:
+    """Passed to ``on_done`` as ``stage_status``: a live view of the stage's workers.
+
+    >>> status = StageStatus(workers=2)
+    >>> status.worker_finished(); (status.active_workers, status.done)
+    (1, False)
+    >>> status.worker_finished(); (status.active_workers, status.done)
+    (0, True)
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._active = workers
+        self._lock = threading.Lock()
+
+    @property
+    def active_workers(self) -> int:
+        """Workers of this stage that have not finished yet."""
+        return self._active
+
+    @property
+    def done(self) -> bool:
+        """True once every worker of the stage has finished (the last ``on_done`` sees it)."""
+        return self._active == 0
+
+    def worker_finished(self) -> None:
+        """Count one worker as finished; called just before its ``on_done``."""
+        with self._lock:
+            self._active -= 1
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The parameters a function can take by name, and those it cannot do without."""
+
+    names: frozenset[str]
+    required: frozenset[str]
+
+
+def wanted_parameters(fn: Callable[..., Any], *, skip_element: bool) -> Wanted:
+    """What ``fn`` asks for by name; with ``skip_element`` its first positional is the item."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature: they take the item only
+        return Wanted(frozenset(), frozenset())
+    if skip_element and params and params[0].kind in _POSITIONAL:
+        params = params[1:]
+    named = [p for p in params if p.kind in _NAMED]
+    required = [p.name for p in named if p.default is inspect.Parameter.empty]
+    return Wanted(frozenset(p.name for p in named), frozenset(required))
+
+
+def takes_element(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` can be called with one positional argument (the element)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in _POSITIONAL or p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+
+
+def check_injections(
+    api: str,
+    f: Callable[..., Any] | None,
+    on_start: Callable[..., Any] | None,
+    on_done: Callable[..., Any] | None,
+) -> None:
+    """Fail at the call when a function asks for a parameter nothing can provide.
+
+    What ``on_start`` returns is only known at run time, so with an ``on_start`` the
+    remaining names are checked again before the worker takes its first element.
+    """
+    if f is not None and not takes_element(f):
+        raise TypeError(f"{api}(): f must accept the element as its first positional argument")
+    strict = on_start is None  # otherwise on_start may provide any name
+    for who, fn, injectable, skip in (
+        ("f", f, IN_F, True),
+        ("on_start", on_start, IN_ON_START, False),
+        ("on_done", on_done, IN_ON_DONE, False),
+    ):
+        if fn is None or (not strict and who != "on_start"):
+            continue
+        missing = wanted_parameters(fn, skip_element=skip).required - injectable
+        if missing:
+            raise TypeError(
+                f"{api}(): {who} asks for parameter {sorted(missing)[0]!r}, which nothing "
+                f"provides; it can receive {sorted(injectable)}"
+                + ("" if who == "on_start" else " and the keys of the dict on_start returns")
+            )
+
+
+def pick(
+    fn: Callable[..., Any], available: Mapping[str, Any], *, who: str, stage: str, skip: bool
+) -> dict[str, Any]:
+    """The entries of ``available`` that ``fn`` names; raise if it needs one that is absent."""
+    wanted = wanted_parameters(fn, skip_element=skip)
+    missing = wanted.required - available.keys()
+    if missing:
+        raise MissingInjectionError(
+            f"stage {stage!r}: {who} asks for parameter {sorted(missing)[0]!r}, which nothing "
+            f"provides; available: {sorted(available)}"
+        )
+    return {name: value for name, value in available.items() if name in wanted.names}
+
+
+def make_call(fn: Callable[..., Any], kwargs: Mapping[str, Any], wants_index: bool) -> Call:
+    """Bind injected ``kwargs`` once, so that each element costs one plain call.
+
+    >>> call = make_call(lambda x, element_index: (x, element_index), {}, True)
+    >>> call((4,), "a")
+    ('a', (4,))
+    """
+    bound = partial(fn, **kwargs) if kwargs else fn
+    if wants_index:
+
+        def call(index: tuple[int, ...], value: Any) -> Any:
+            try:
+                return bound(value, element_index=index)
+            except Exception as error:
+                mark_element(error, index, value)
+                raise
+
+        return call
+
+    def call_plain(index: tuple[int, ...], value: Any) -> Any:
+        try:
+            return bound(value)
+        except Exception as error:
+            mark_element(error, index, value)
+            raise
+
+    return call_plain
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

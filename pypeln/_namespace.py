@@ -1,0 +1,44 @@
+"""``Namespace``: shared, mutable state for the workers of the in-process backends.
+
+>>> ns = Namespace(count=0)
+>>> with ns:  # holds the lock, so read-modify-write is safe across threads
+...     ns.count += 1
+>>> ns
+Namespace(count=1)
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+
+class Namespace:
+    """An attribute bag shared by every worker; ``with ns:`` holds its (reentrant) lock."""
+
+    __slots__ = ("__dict__", "_lock")
+
+    def __init__(self, **kwargs: Any) -> None:
+        object.__setattr__(self, "_lock", threading.RLock())
+        self.__dict__.update(kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for missing attributes; declared so that typed code may read any name.
+        raise AttributeError(f"Namespace has no attribute {name!r}")
+
+    def __enter__(self) -> Namespace:
+        self._lock.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.__dict__.items())
+        return f"Namespace({fields})"

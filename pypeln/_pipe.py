@@ -1,0 +1,48 @@
+"""The partial form of a combinator, for ``source | pl.thread.map(f)``.
+
+Calling a combinator without its source returns a pipe; a pipe applied to a source (by
+``|`` or by calling it) builds the stage. Its checks ran already, at the partial call.
+
+>>> import pypeln as pl
+>>> [1, 2, 3] | pl.sync.map(lambda x: x + 1) | list
+[2, 3, 4]
+>>> range(6) | pl.sync.filter(lambda x: x % 2 == 0) | list
+[0, 2, 4]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+from ._stage import Stage
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Pipe(Generic[T_co]):
+    """A stage waiting for its source; the item type it produces is known already."""
+
+    def __init__(self, build: Callable[[Iterable[Any]], Stage[T_co]]) -> None:
+        self._build = build
+
+    def __call__(self, source: Iterable[Any]) -> Stage[T_co]:
+        return self._build(source)
+
+    def __ror__(self, source: Iterable[Any]) -> Stage[T_co]:
+        return self._build(source)
+
+
+class SameTypePipe:
+    """A stage waiting for its source that yields items of the source's own type."""
+
+    def __init__(self, build: Callable[[Iterable[Any]], Stage[Any]]) -> None:
+        self._build = build
+
+    def __call__(self, source: Iterable[T]) -> Stage[T]:
+        stage: Stage[T] = self._build(source)
+        return stage
+
+    def __ror__(self, source: Iterable[T]) -> Stage[T]:
+        return self(source)

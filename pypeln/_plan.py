@@ -1,0 +1,105 @@
+"""Plan: a stage graph compiled into what a queue-based runtime runs.
+
+Each stage of the runtime becomes a node with its workers and one input channel. A stage
+feeding several consumers writes to each of their channels (broadcast); several stages
+feeding one (``concat``) share it. Every channel knows how many producers feed it, so the
+end of a stream is counted, not guessed. Anything outside the runtime (a plain iterable, a
+stage of another backend) becomes a one-worker source node.
+
+>>> import pypeln as pl
+>>> stage = pl.thread.map(str, pl.thread.filter(bool, range(3), workers=2), workers=3)
+>>> plan = compile_plan(stage, stage.runtime, maxsize=0)
+>>> [(node.name, node.workers, node.inbox, node.outboxes) for node in plan.nodes]
+[('from_iterable(range)', 1, None, [0]), ('filter(bool)', 2, 0, [1]), ('map(str)', 3, 1, [2])]
+>>> [(c.producers, c.readers) for c in plan.channels]
+[(1, 2), (2, 3), (3, 1)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._runtime._contract import Runtime
+from ._sources import source_name
+from ._stage import Stage
+
+
+@dataclass
+class ChannelSpec:
+    """A bounded channel: ``maxsize`` items at most (0: unbounded)."""
+
+    maxsize: int
+    producers: int = 0
+    readers: int = 1
+
+
+@dataclass
+class Node:
+    """One stage (or outside source) of the plan and the channels it reads and writes."""
+
+    name: str
+    workers: int
+    stage: Stage[Any] | None = None  # None: a source node reading ``source``
+    source: Iterable[Any] | None = None
+    inbox: int | None = None
+    outboxes: list[int] = field(default_factory=list)
+    maxsize: int = 0  # a source's own bound on what it may have waiting downstream
+
+
+@dataclass
+class Plan:
+    """Nodes in an order where every node comes after the nodes feeding it."""
+
+    nodes: list[Node]
+    channels: list[ChannelSpec]
+    output: int
+
+
+def compile_plan(stage: Stage[Any], runtime: Runtime, maxsize: int) -> Plan:
+    """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``."""
+    builder = _Builder(runtime)
+    last = builder.visit(stage)
+    own_bound = stage.maxsize if stage.runtime is runtime else 0
+    output = builder.channel(maxsize or own_bound, readers=1)
+    builder.connect(last, output)
+    return Plan(builder.nodes, builder.channels, output)
+
+
+class _Builder:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.nodes: list[Node] = []
+        self.channels: list[ChannelSpec] = []
+        self._seen: dict[int, Node] = {}
+
+    def visit(self, obj: Iterable[Any]) -> Node:
+        node = self._seen.get(id(obj))
+        if node is None:
+            node = self._node(obj)
+            self._seen[id(obj)] = node
+            self.nodes.append(node)
+        return node
+
+    def channel(self, maxsize: int, readers: int) -> int:
+        self.channels.append(ChannelSpec(maxsize=maxsize, readers=readers))
+        return len(self.channels) - 1
+
+    def connect(self, producer: Node, channel: int) -> None:
+        spec = self.channels[channel]
+        spec.producers += producer.workers
+        if producer.maxsize and (spec.maxsize == 0 or producer.maxsize < spec.maxsize):
+            spec.maxsize = producer.maxsize
+        producer.outboxes.append(channel)
+
+    def _node(self, obj: Iterable[Any]) -> Node:
+        if not isinstance(obj, Stage) or obj.runtime is not self.runtime:
+            return Node(name=source_name(obj), workers=1, source=obj)
+        if obj.kind == "from_iterable":
+            return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
+        upstream_nodes = [self.visit(upstream) for upstream in obj.upstreams]
+        inbox = self.channel(obj.maxsize, readers=obj.workers)
+        for upstream in upstream_nodes:
+            self.connect(upstream, inbox)
+        return Node(name=obj.name, workers=obj.workers, stage=obj, inbox=inbox)

@@ -1,0 +1,129 @@
+"""A bounded, batched, stop-aware channel between threads.
+
+Every wait here wakes on data, on space, or on the run's stop signal, never on a timer: an
+idle pipeline burns no CPU, and a worker blocked on a full queue still hears "stop".
+
+>>> stop = StopSignal()
+>>> channel = ThreadChannel(maxsize=2, producers=1, readers=1, stop=stop)
+>>> channel.put_many([1])
+>>> channel.close()
+>>> channel.get_batch(10), channel.get_batch(10)
+([1], [])
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from .._errors import Stopped
+
+
+class StopSignal:
+    """The run's "stop now": setting it wakes every wait registered with it."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._lock = threading.Lock()
+        self._conditions: set[threading.Condition] = set()
+
+    def register(self, condition: threading.Condition) -> None:
+        """Wake ``condition``'s waiters when the signal is set."""
+        with self._lock:
+            self._conditions.add(condition)
+
+    def unregister(self, condition: threading.Condition) -> None:
+        with self._lock:
+            self._conditions.discard(condition)
+
+    def set(self) -> None:
+        """Stop: waiters see ``is_set`` because it is set before any of them is notified."""
+        with self._lock:
+            if self.is_set:
+                return
+            self.is_set = True
+            conditions = list(self._conditions)
+        for condition in conditions:
+            with condition:
+                condition.notify_all()
+
+
+class ThreadChannel:
+    """A FIFO of elements holding at most ``maxsize`` (0: unbounded), fed by ``producers``.
+
+    ``get_batch`` returns ``[]`` once every producer has called ``close()`` and the queue is
+    empty; any wait raises ``Stopped`` as soon as the run stops.
+    """
+
+    def __init__(self, maxsize: int, producers: int, readers: int, stop: StopSignal) -> None:
+        self.maxsize = maxsize
+        self._readers = readers
+        self._open = producers
+        self._items: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._getters = 0  # threads waiting in get_batch: notify only when someone listens
+        self._putters = 0
+        self._stop = stop
+        stop.register(self._not_empty)
+        stop.register(self._not_full)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_many(self, items: list[Any]) -> None:
+        """Append all of ``items``, waiting for room as often as needed (copies the list)."""
+        start, total = 0, len(items)
+        with self._lock:
+            while True:
+                if self._stop.is_set:
+                    raise Stopped
+                room = total - start if not self.maxsize else self.maxsize - len(self._items)
+                if room > 0:
+                    end = min(total, start + room)
+                    self._items.extend(items if start == 0 and end == total else items[start:end])
+                    start = end
+                    if self._getters:
+                        self._not_empty.notify(end)
+                    if start == total:
+                        return
+                self._putters += 1
+                try:
+                    self._not_full.wait()
+                finally:
+                    self._putters -= 1
+
+    def get_batch(self, limit: int) -> list[Any]:
+        """Up to ``limit`` items, and no more than a fair share when several workers read."""
+        with self._lock:
+            while not self._items:
+                if self._stop.is_set:
+                    raise Stopped
+                if self._open == 0:
+                    return []
+                self._getters += 1
+                try:
+                    self._not_empty.wait()
+                finally:
+                    self._getters -= 1
+            if self._stop.is_set:
+                raise Stopped
+            items = self._items
+            count = min(limit, len(items), -(-len(items) // self._readers))
+            if count == len(items):
+                batch = list(items)
+                items.clear()
+            else:
+                batch = [items.popleft() for _ in range(count)]
+            if self._putters:
+                self._not_full.notify_all()
+            return batch
+
+    def close(self) -> None:
+        """One producer is done; the last one wakes every reader to see the end."""
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                self._not_empty.notify_all()

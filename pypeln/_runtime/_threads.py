@@ -1,0 +1,124 @@
+"""The ``thread`` runtime: every worker is a thread; stages talk through ``ThreadChannel``.
+
+::
+
+    consumer ◄── output channel ◄── stage n workers ◄── … ◄── stage 1 workers ◄── source thread
+       │                                                                                │
+       └── close()/break/error: StopSignal.set() wakes every wait, then workers are joined
+
+The first error a worker reports is kept, the stop signal is set, and the consumer raises
+that error. Worker threads are daemons, so a call stuck forever cannot block interpreter
+exit; ``close()`` waits for workers at most ``JOIN_GRACE`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import partial
+from time import monotonic
+from typing import Any
+
+from .._errors import Stopped
+from .._hooks import StageStatus
+from .._kernels import Element
+from .._plan import Node, compile_plan
+from .._session import DeadlineFactory
+from .._stage import Stage
+from .._stats import RunStatistics
+from ._blocking import Channel, run_worker
+from ._thread_channel import StopSignal, ThreadChannel
+from ._thread_deadline import ThreadDeadline
+
+#: How long ``close()`` waits for workers busy in user code before leaving them behind.
+JOIN_GRACE = 1.0
+#: The consumer takes up to this many items per hand-off.
+CONSUMER_BATCH = 4096
+
+
+class ThreadRuntime:
+    """Runs a graph with one thread per worker (see the module docstring)."""
+
+    name = "thread"
+
+    def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
+        return _consume(ThreadRun(self, stage, maxsize, stats))
+
+
+def _consume(run: ThreadRun) -> Iterator[Element]:
+    try:
+        run.start()
+        while True:
+            try:
+                batch = run.output.get_batch(CONSUMER_BATCH)
+            except Stopped:
+                break
+            if not batch:
+                break
+            yield from batch
+        run.raise_error()
+    finally:
+        run.close()
+
+
+class ThreadRun:
+    """One run of a plan: its channels, threads, first error and stop signal."""
+
+    def __init__(
+        self, runtime: ThreadRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
+    ) -> None:
+        self.plan = compile_plan(stage, runtime, maxsize)
+        self.statistics = stats
+        self.stop = StopSignal()
+        self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
+        self._channels = [
+            ThreadChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
+            for spec in self.plan.channels
+        ]
+        self.output = self._channels[self.plan.output]
+        self._statuses: dict[int, StageStatus] = {}
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def channel(self, index: int) -> Channel:
+        return self._channels[index]
+
+    def status(self, node: Node) -> StageStatus:
+        return self._statuses[id(node)]
+
+    def start(self) -> None:
+        for node in self.plan.nodes:
+            self._statuses[id(node)] = StageStatus(node.workers)
+        for node in self.plan.nodes:
+            for index in range(node.workers):
+                thread = threading.Thread(
+                    target=run_worker,
+                    args=(node, index, self),
+                    name=f"pypeln {node.name} #{index}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def fail(self, error: BaseException) -> None:
+        """Keep the first error and stop everything."""
+        with self._lock:
+            if self._error is None:
+                self._error = error
+        self.stop.set()
+
+    def raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Stop every worker and wait (a bounded time) for their threads to end."""
+        self.stop.set()
+        deadline = monotonic() + JOIN_GRACE
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(max(0.0, deadline - monotonic()))
+        self._threads.clear()

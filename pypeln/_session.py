@@ -1,0 +1,119 @@
+"""One worker's hold on a stage for one run: its hooks, injected resources and bound call.
+
+Every backend's worker does the same three things: ``open()`` (run ``on_start``, bind what
+``f`` asks for), call the returned function for each element, ``close()`` (run ``on_done``).
+
+>>> import pypeln as pl
+>>> from pypeln._hooks import StageStatus
+>>> from pypeln._stats import WorkerCounters
+>>> stage = pl.sync.map(lambda x, k: x * k, [1], on_start=lambda: {"k": 3})
+>>> session = WorkerSession(stage, 0, StageStatus(1), WorkerCounters(), None)
+>>> session.open()((0,), 5)
+15
+>>> session.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ._hooks import Call, StageStatus, WorkerInfo, make_call, pick
+from ._stage import Stage
+from ._stats import WorkerCounters
+
+
+class Deadline(Protocol):
+    """``f`` wrapped so that a call running over ``timeout`` returns ``SKIP`` (and is counted)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def close(self) -> None:
+        """Release whatever the wrapper holds (a helper thread, say)."""
+
+
+#: How a runtime bounds one call: ``(f, timeout, counters) -> Deadline``.
+DeadlineFactory = Callable[[Callable[..., Any], float, WorkerCounters], Deadline]
+
+
+class WorkerSession:
+    """Hooks and injection for worker ``index`` of ``stage``."""
+
+    def __init__(
+        self,
+        stage: Stage[Any],
+        index: int,
+        status: StageStatus,
+        counters: WorkerCounters,
+        deadline: DeadlineFactory | None,
+    ) -> None:
+        self.stage = stage
+        self.info = WorkerInfo(index=index, stage=stage.name)
+        self.status = status
+        self._counters = counters
+        self._deadline_factory = deadline
+        self._deadline: Deadline | None = None
+        self._available: dict[str, Any] = {"worker_info": self.info}
+        self._opened = False
+
+    def open(self) -> Call:
+        """Run ``on_start`` and return ``call(index, value)`` for this worker."""
+        stage = self.stage
+        if stage.on_start is not None:
+            kwargs = pick(
+                stage.on_start, self._available, who="on_start", stage=stage.name, skip=False
+            )
+            resources = stage.on_start(**kwargs)
+            if resources is not None and not isinstance(resources, dict):
+                raise TypeError(
+                    f"stage {stage.name!r}: on_start must return a dict or None, "
+                    f"got {type(resources).__name__}"
+                )
+            self._available = {**(resources or {}), "worker_info": self.info}
+        self._opened = True
+        return self._bind(stage.f) if stage.f is not None else _no_call
+
+    def close(self) -> None:
+        """Count this worker as finished, then run ``on_done`` (once ``open`` succeeded)."""
+        if self._deadline is not None:
+            self._deadline.close()
+        if not self._opened:
+            return
+        self._opened = False
+        self.status.worker_finished()
+        on_done = self.stage.on_done
+        if on_done is not None:
+            available = {**self._available, "stage_status": self.status}
+            on_done(**pick(on_done, available, who="on_done", stage=self.stage.name, skip=False))
+
+    def close_quietly(self) -> None:
+        """``close()`` on a worker that is already failing or stopping: the first error wins."""
+        try:
+            self.close()
+        except Exception:  # reporting it would mask the error that stopped the run
+            pass
+
+    def _bind(self, f: Callable[..., Any]) -> Call:
+        kwargs = pick(
+            f, {**self._available, "element_index": None}, who="f", stage=self.stage.name, skip=True
+        )
+        wants_index = "element_index" in kwargs  # passed per element, not bound here
+        kwargs.pop("element_index", None)
+        fn = f
+        if self.stage.timeout and self._deadline_factory is not None:
+            if self.stage.kind == "flat_map":  # the timeout covers producing every result
+                fn = _materialized(f)
+            self._deadline = self._deadline_factory(fn, self.stage.timeout, self._counters)
+            fn = self._deadline
+        return make_call(fn, kwargs, wants_index)
+
+
+def _materialized(f: Callable[..., Any]) -> Callable[..., Any]:
+    def call_to_list(*args: Any, **kwargs: Any) -> list[Any]:
+        return list(f(*args, **kwargs))
+
+    return call_to_list
+
+
+def _no_call(index: tuple[int, ...], value: Any) -> Any:
+    raise AssertionError("a stage without f has no call")

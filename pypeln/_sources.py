@@ -1,0 +1,40 @@
+"""Elements of what lies outside a runtime: a plain iterable, or a stage of another backend.
+
+A plain iterable is numbered from 0; a stage of another backend is run by its own runtime and
+keeps its indices, which is how backends mix in one pipeline and ``ordered`` still works.
+
+>>> list(elements_of(["a", "b"], "from_iterable", None))
+[((0,), 'a'), ((1,), 'b')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import count
+from typing import Any
+
+from ._errors import mark_stage
+from ._kernels import Element
+from ._stage import Stage
+from ._stats import RunStatistics
+
+
+def elements_of(source: Iterable[Any], name: str, stats: RunStatistics | None) -> Iterator[Element]:
+    """The elements of ``source``; a failure of the iterable itself is labelled ``name``."""
+    if isinstance(source, Stage):
+        return source.runtime.iterate(source, 0, stats or RunStatistics())
+    return _numbered(source, name)
+
+
+def source_name(source: Iterable[Any]) -> str:
+    """How errors call a plain iterable used as a source."""
+    return f"from_iterable({type(source).__name__})"
+
+
+def _numbered(iterable: Iterable[Any], name: str) -> Iterator[Element]:
+    try:
+        # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
+        yield from zip(zip(count()), iterable)  # noqa: B905 - count() never ends
+    except Exception as error:
+        mark_stage(error, name, None)
+        raise

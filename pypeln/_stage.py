@@ -1,0 +1,98 @@
+"""Stage: an immutable, lazy node of a pipeline graph.
+
+Building a stage runs nothing. Iterating it runs the whole graph behind it on the stage's
+runtime, and every iteration is a fresh run.
+
+>>> import pypeln as pl
+>>> stage = pl.sync.map(lambda x: x * 10, [1, 2, 3])
+>>> list(stage), list(stage)
+([10, 20, 30], [10, 20, 30])
+>>> stage | sum
+60
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._stats import RunStatistics
+
+if TYPE_CHECKING:
+    from ._kernels import Element
+    from ._runtime._contract import Runtime
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+R = TypeVar("R")
+
+StageKind = Literal["from_iterable", "map", "filter", "flat_map", "each", "concat", "ordered"]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Stage(Generic[T_co]):
+    """A pipeline stage producing items of type ``T_co``; iterate it to run the pipeline."""
+
+    kind: StageKind
+    runtime: Runtime
+    upstreams: tuple[Iterable[Any], ...]
+    f: Callable[..., Any] | None = None
+    workers: int = 1
+    maxsize: int = 0
+    timeout: float = 0.0
+    on_start: Callable[..., Any] | None = None
+    on_done: Callable[..., Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """How errors and statistics call this stage, e.g. ``map(parse)``."""
+        if self.f is None:
+            return self.kind
+        return f"{self.kind}({getattr(self.f, '__qualname__', type(self.f).__name__)})"
+
+    def __iter__(self) -> RunIterator[T_co]:
+        return RunIterator(self, maxsize=0, return_index=False)
+
+    def __or__(self, fn: Callable[[Stage[T_co]], R]) -> R:
+        """``stage | fn`` is ``fn(stage)``: ``stage | list``, ``stage | pl.thread.map(f)``."""
+        return fn(self)
+
+    def __repr__(self) -> str:
+        return f"<{self.runtime.name} stage {self.name} workers={self.workers}>"
+
+
+class RunIterator(Iterator[T_co]):
+    """The iterator of one run; ``close()`` (or dropping it) stops the run early.
+
+    >>> import pypeln as pl
+    >>> run = iter(pl.sync.map(str, range(5)))
+    >>> next(run), next(run)
+    ('0', '1')
+    >>> run.close()
+    """
+
+    def __init__(self, stage: Stage[Any], *, maxsize: int, return_index: bool) -> None:
+        self.statistics = RunStatistics()
+        self._elements: Iterator[Element] = stage.runtime.iterate(stage, maxsize, self.statistics)
+        self._items: Iterator[Any] = (
+            self._elements if return_index else map(itemgetter(1), self._elements)
+        )
+
+    def __iter__(self) -> RunIterator[T_co]:
+        return self
+
+    def __next__(self) -> T_co:
+        item: T_co = next(self._items)
+        return item
+
+    def close(self) -> None:
+        """Stop the run now and release its workers."""
+        close: Callable[[], None] | None = getattr(self._elements, "close", None)
+        if close is not None:
+            close()
+
+    def timed_out(self) -> dict[str, int]:
+        """How many elements each stage skipped because a call ran over its ``timeout``."""
+        return self.statistics.timed_out()

@@ -1,0 +1,42 @@
+"""Per-run counters: what was dropped on purpose, so that nothing disappears unseen.
+
+Each worker owns its counters (no lock on the hot path); readers add them up.
+
+>>> stats = RunStatistics()
+>>> stats.worker("map(f)").timed_out += 2
+>>> stats.worker("map(f)").timed_out += 1
+>>> stats.timed_out()
+{'map(f)': 3}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class WorkerCounters:
+    """Counters one worker updates without locking."""
+
+    timed_out: int = 0
+
+
+class RunStatistics:
+    """The counters of every worker of one run, grouped by stage name."""
+
+    def __init__(self) -> None:
+        self._workers: list[tuple[str, WorkerCounters]] = []
+
+    def worker(self, stage: str) -> WorkerCounters:
+        """New counters for one worker of ``stage`` (list.append is atomic across threads)."""
+        counters = WorkerCounters()
+        self._workers.append((stage, counters))
+        return counters
+
+    def timed_out(self) -> dict[str, int]:
+        """Elements skipped because their call ran over ``timeout``, per stage that had any."""
+        totals: dict[str, int] = {}
+        for stage, counters in list(self._workers):
+            if counters.timed_out:
+                totals[stage] = totals.get(stage, 0) + counters.timed_out
+        return totals

@@ -1,0 +1,84 @@
+"""Eager argument checks: bad input fails at the call that caused it, naming the argument.
+
+>>> check_workers("map", 0)
+Traceback (most recent call last):
+...
+ValueError: map(): workers must be an int >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def check_function(api: str, name: str, value: object) -> Callable[..., Any]:
+    """``value`` must be callable."""
+    if not callable(value):
+        raise TypeError(f"{api}(): {name} must be callable, got {_describe(value)}")
+    return value
+
+
+def check_hook(api: str, name: str, value: object) -> Callable[..., Any] | None:
+    """``value`` must be None or callable."""
+    if value is None:
+        return None
+    if not callable(value):
+        raise TypeError(f"{api}(): {name} must be callable or None, got {_describe(value)}")
+    return value
+
+
+def check_workers(api: str, value: object, minimum: int = 1) -> int:
+    """``value`` must be an int of at least ``minimum``."""
+    return _check_int(api, "workers", value, minimum)
+
+
+def check_maxsize(api: str, value: object) -> int:
+    """``value`` must be an int >= 0 (0 means unbounded)."""
+    return _check_int(api, "maxsize", value, 0)
+
+
+def check_timeout(api: str, value: object) -> float:
+    """``value`` must be a finite number of seconds >= 0 (0 means no timeout)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{api}(): timeout must be a number of seconds, got {_describe(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{api}(): timeout must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_bool(api: str, name: str, value: object) -> bool:
+    """``value`` must be a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{api}(): {name} must be a bool, got {_describe(value)}")
+    return value
+
+
+def check_source(api: str, name: str, value: object) -> Iterable[Any]:
+    """``value`` must be a stage or any iterable (a string counts as an iterable)."""
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{api}(): {name} must be a Stage or an iterable, got {_describe(value)}")
+    return value
+
+
+def check_sources(api: str, name: str, value: object) -> tuple[Iterable[Any], ...]:
+    """``value`` must be a list or tuple of stages or iterables."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"{api}(): {name} must be a list or tuple of stages or iterables, "
+            f"got {_describe(value)}"
+        )
+    return tuple(check_source(api, f"{name}[{i}]", item) for i, item in enumerate(value))
+
+
+def _check_int(api: str, name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{api}(): {name} must be an int >= {minimum}, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{api}(): {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:120]

@@ -1,0 +1,41 @@
+"""``thread``: every worker is a thread. For blocking I/O (files, HTTP clients, databases)
+and for C code that releases the GIL. Alias: ``pl.th``.
+
+>>> import pypeln as pl
+>>> sorted(range(4) | pl.thread.map(lambda x: x + 1, workers=2))
+[1, 2, 3, 4]
+"""
+
+from ._api import Api
+from ._namespace import Namespace
+from ._runtime._threads import ThreadRuntime
+from ._stage import RunIterator, Stage
+
+_api = Api(ThreadRuntime())
+runtime = _api.runtime
+
+map = _api.map
+flat_map = _api.flat_map
+filter = _api.filter
+each = _api.each
+concat = _api.concat
+ordered = _api.ordered
+from_iterable = _api.from_iterable
+to_iterable = _api.to_iterable
+run = _api.run
+
+__all__ = [
+    "Namespace",
+    "RunIterator",
+    "Stage",
+    "concat",
+    "each",
+    "filter",
+    "flat_map",
+    "from_iterable",
+    "map",
+    "ordered",
+    "run",
+    "runtime",
+    "to_iterable",
+]
