@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check pypeln tests examples benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict pypeln
+	$(BIN)/mypy --strict pypeln tests/typing_check.py
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

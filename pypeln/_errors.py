@@ -39,8 +39,8 @@ class Stopped(BaseException):
 
 
 def mark_element(error: BaseException, index: object, value: object) -> None:
-    """Remember which element ``error`` was raised for (the first element wins)."""
-    if getattr(error, _ELEMENT_ATTR, None) is None:
+    """Remember which element ``error`` was raised for (the first stage to see it wins)."""
+    if getattr(error, _ELEMENT_ATTR, None) is None and not getattr(error, _LOCATED_ATTR, False):
         _set(error, _ELEMENT_ATTR, (index, _short_repr.repr(value)))
 
 

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ._errors import MissingInjectionError, mark_element
+from ._errors import MissingInjectionError, mark_element, mark_stage
 
 IN_F = frozenset({"element_index", "worker_info"})
 IN_ON_START = frozenset({"worker_info"})
 IN_ON_DONE = frozenset({"worker_info", "stage_status"})
-
-#: ``call(index, value)``: one call of the user's function for one element.
-Call = Callable[[tuple[int, ...], Any], Any]
 
 
 @dataclass(frozen=True)
@@ -145,33 +142,30 @@ def pick(
     return {name: value for name, value in available.items() if name in wanted.names}
 
 
-def make_call(fn: Callable[..., Any], kwargs: Mapping[str, Any], wants_index: bool) -> Call:
-    """Bind injected ``kwargs`` once, so that each element costs one plain call.
+@dataclass(frozen=True)
+class Call:
+    """How a kernel calls ``f`` for one worker: resources bound once, the index if asked.
 
-    >>> call = make_call(lambda x, element_index: (x, element_index), {}, True)
-    >>> call((4,), "a")
+    >>> call = Call(lambda x, element_index: (x, element_index), True, "map(f)", 0)
+    >>> call.fn("a", element_index=(4,))
     ('a', (4,))
     """
-    bound = partial(fn, **kwargs) if kwargs else fn
-    if wants_index:
 
-        def call(index: tuple[int, ...], value: Any) -> Any:
-            try:
-                return bound(value, element_index=index)
-            except Exception as error:
-                mark_element(error, index, value)
-                raise
+    fn: Callable[..., Any]  # f with injected resources (and a timeout) bound
+    wants_index: bool  # pass element_index=... on every call
+    stage: str
+    worker: int | None
 
-        return call
-
-    def call_plain(index: tuple[int, ...], value: Any) -> Any:
-        try:
-            return bound(value)
-        except Exception as error:
+    def fail(self, error: BaseException, index: tuple[int, ...] | None, value: Any) -> None:
+        """Label ``error`` with this stage and the element it was raised for."""
+        if index is not None:
             mark_element(error, index, value)
-            raise
+        mark_stage(error, self.stage, self.worker)
 
-    return call_plain
+
+def bind(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Callable[..., Any]:
+    """``fn`` with ``kwargs`` bound once, so each element costs one plain call."""
+    return partial(fn, **kwargs) if kwargs else fn
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

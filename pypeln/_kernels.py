@@ -5,8 +5,8 @@ tuple, and ``flat_map`` adds a level, so sorting by index restores input order. 
 backend runs these same generators: ``sync`` chains them directly, the blocking runtimes
 feed each worker's kernel from its input channel.
 
->>> from pypeln._hooks import make_call
->>> double = make_call(lambda x: [x, x], {}, False)
+>>> from pypeln._hooks import Call
+>>> double = Call(lambda x: [x, x], False, "flat_map(double)", None)
 >>> list(flat_map_kernel(double, [((0,), "a"), ((1,), "b")]))
 [((0, 0), 'a'), ((0, 1), 'a'), ((1, 0), 'b'), ((1, 1), 'b')]
 """
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any, Final
 
-from ._errors import mark_element
 from ._hooks import Call
 
 Index = tuple[int, ...]
@@ -35,42 +34,54 @@ class _Skip:
 SKIP: Final = _Skip()
 
 
+# Each kernel wraps its whole loop in one ``try`` (free in CPython 3.11 until something
+# raises) instead of wrapping every call: a call of ``f`` per element, nothing more.
+
+
 def map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """``f(x)`` for every element."""
-    for index, value in elements:
-        result = call(index, value)
-        if result is not SKIP:
-            yield index, result
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    try:
+        for index, value in elements:
+            result = fn(value, element_index=index) if wants_index else fn(value)
+            if result is not SKIP:
+                yield index, result
+    except Exception as error:
+        call.fail(error, index, value)
+        raise
 
 
 def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """The elements for which ``f(x)`` is truthy."""
-    for index, value in elements:
-        keep = call(index, value)
-        if keep and keep is not SKIP:
-            yield index, value
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    try:
+        for index, value in elements:
+            keep = fn(value, element_index=index) if wants_index else fn(value)
+            if keep and keep is not SKIP:
+                yield index, value
+    except Exception as error:
+        call.fail(error, index, value)
+        raise
 
 
 def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """Every item of the iterable ``f(x)`` returns, indexed one level deeper."""
-    for index, value in elements:
-        results = call(index, value)
-        if results is SKIP:
-            continue
-        try:
-            for position, result in enumerate(results):
-                yield (*index, position), result
-        except Exception as error:  # raised while iterating what f returned
-            mark_element(error, index, value)
-            raise
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    try:
+        for index, value in elements:
+            results = fn(value, element_index=index) if wants_index else fn(value)
+            if results is not SKIP:
+                for position, result in enumerate(results):
+                    yield (*index, position), result
+    except Exception as error:  # also what iterating f's result raised
+        call.fail(error, index, value)
+        raise
 
 
 def each_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """Call ``f(x)`` for its side effect; nothing flows on."""
-    for index, value in elements:
-        call(index, value)
-    return
-    yield  # a generator, like the others
+    kept = filter_kernel(Call(_false(call.fn), call.wants_index, call.stage, call.worker), elements)
+    yield from kept  # never yields: f's result is replaced by False
 
 
 def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
@@ -81,6 +92,14 @@ def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
 def ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
     """All elements, sorted by source index (stable, so concatenated inputs stay grouped)."""
     return sorted(elements, key=itemgetter(0))
+
+
+def _false(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call_then_drop(*args: Any, **kwargs: Any) -> bool:
+        fn(*args, **kwargs)
+        return False
+
+    return call_then_drop
 
 
 KERNELS: Final[dict[str, Kernel]] = {

@@ -8,7 +8,7 @@ Every backend's worker does the same three things: ``open()`` (run ``on_start``,
 >>> from pypeln._stats import WorkerCounters
 >>> stage = pl.sync.map(lambda x, k: x * k, [1], on_start=lambda: {"k": 3})
 >>> session = WorkerSession(stage, 0, StageStatus(1), WorkerCounters(), None)
->>> session.open()((0,), 5)
+>>> session.open().fn(5)
 15
 >>> session.close()
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._hooks import Call, StageStatus, WorkerInfo, make_call, pick
+from ._hooks import Call, StageStatus, WorkerInfo, bind, pick
 from ._stage import Stage
 from ._stats import WorkerCounters
 
@@ -42,13 +42,14 @@ class WorkerSession:
     def __init__(
         self,
         stage: Stage[Any],
-        index: int,
+        index: int | None,
         status: StageStatus,
         counters: WorkerCounters,
         deadline: DeadlineFactory | None,
     ) -> None:
         self.stage = stage
-        self.info = WorkerInfo(index=index, stage=stage.name)
+        self.index = index  # None where the backend has a single, unnumbered worker (sync)
+        self.info = WorkerInfo(index=index or 0, stage=stage.name)
         self.status = status
         self._counters = counters
         self._deadline_factory = deadline
@@ -71,7 +72,7 @@ class WorkerSession:
                 )
             self._available = {**(resources or {}), "worker_info": self.info}
         self._opened = True
-        return self._bind(stage.f) if stage.f is not None else _no_call
+        return self._bind(stage.f if stage.f is not None else _no_function)
 
     def close(self) -> None:
         """Count this worker as finished, then run ``on_done`` (once ``open`` succeeded)."""
@@ -105,7 +106,7 @@ class WorkerSession:
                 fn = _materialized(f)
             self._deadline = self._deadline_factory(fn, self.stage.timeout, self._counters)
             fn = self._deadline
-        return make_call(fn, kwargs, wants_index)
+        return Call(bind(fn, kwargs), wants_index, self.stage.name, self.index)
 
 
 def _materialized(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,5 +116,6 @@ def _materialized(f: Callable[..., Any]) -> Callable[..., Any]:
     return call_to_list
 
 
-def _no_call(index: tuple[int, ...], value: Any) -> Any:
+def _no_function(value: Any) -> Any:
+    """Stands for ``f`` in stages that have none (concat, ordered): their kernels never call."""
     raise AssertionError("a stage without f has no call")

@@ -13,7 +13,7 @@ runtime, and every iteration is a fresh run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from ._stats import RunStatistics
 
 if TYPE_CHECKING:
-    from ._kernels import Element
     from ._runtime._contract import Runtime
 
 T = TypeVar("T")
@@ -50,10 +49,11 @@ class Stage(Generic[T_co]):
         """How errors and statistics call this stage, e.g. ``map(parse)``."""
         if self.f is None:
             return self.kind
-        return f"{self.kind}({getattr(self.f, '__qualname__', type(self.f).__name__)})"
+        qualname = getattr(self.f, "__qualname__", type(self.f).__name__)
+        return f"{self.kind}({qualname.rpartition('<locals>.')[2]})"  # no enclosing function
 
-    def __iter__(self) -> RunIterator[T_co]:
-        return RunIterator(self, maxsize=0, return_index=False)
+    def __iter__(self) -> Iterator[T_co]:
+        return run_items(self, maxsize=0, return_index=False, stats=RunStatistics())
 
     def __or__(self, fn: Callable[[Stage[T_co]], R]) -> R:
         """``stage | fn`` is ``fn(stage)``: ``stage | list``, ``stage | pl.thread.map(f)``."""
@@ -63,25 +63,40 @@ class Stage(Generic[T_co]):
         return f"<{self.runtime.name} stage {self.name} workers={self.workers}>"
 
 
+def run_items(
+    stage: Stage[Any], *, maxsize: int, return_index: bool, stats: RunStatistics
+) -> Generator[Any, None, None]:
+    """Run ``stage``; yield its items (or ``(index, item)`` pairs). ``close()`` stops the run."""
+    elements = stage.runtime.iterate(stage, maxsize, stats)
+    try:
+        yield from (elements if return_index else map(itemgetter(1), elements))
+    finally:
+        close: Callable[[], None] | None = getattr(elements, "close", None)
+        if close is not None:
+            close()
+
+
 class RunIterator(Iterator[T_co]):
-    """The iterator of one run; ``close()`` (or dropping it) stops the run early.
+    """The iterator of one run, with its statistics; ``close()`` stops the run early.
 
     >>> import pypeln as pl
-    >>> run = iter(pl.sync.map(str, range(5)))
+    >>> run = pl.sync.to_iterable(pl.sync.map(str, range(5)))
     >>> next(run), next(run)
     ('0', '1')
     >>> run.close()
+    >>> run.timed_out()
+    {}
     """
 
     def __init__(self, stage: Stage[Any], *, maxsize: int, return_index: bool) -> None:
         self.statistics = RunStatistics()
-        self._elements: Iterator[Element] = stage.runtime.iterate(stage, maxsize, self.statistics)
-        self._items: Iterator[Any] = (
-            self._elements if return_index else map(itemgetter(1), self._elements)
+        self._items = run_items(
+            stage, maxsize=maxsize, return_index=return_index, stats=self.statistics
         )
 
-    def __iter__(self) -> RunIterator[T_co]:
-        return self
+    def __iter__(self) -> Iterator[T_co]:
+        # A for-loop iterates the run's generator itself: no Python-level call per item.
+        return self._items
 
     def __next__(self) -> T_co:
         item: T_co = next(self._items)
@@ -89,9 +104,7 @@ class RunIterator(Iterator[T_co]):
 
     def close(self) -> None:
         """Stop the run now and release its workers."""
-        close: Callable[[], None] | None = getattr(self._elements, "close", None)
-        if close is not None:
-            close()
+        self._items.close()
 
     def timed_out(self) -> dict[str, int]:
         """How many elements each stage skipped because a call ran over its ``timeout``."""

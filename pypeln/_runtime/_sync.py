@@ -32,18 +32,22 @@ class SyncRuntime:
     def _run(self, stage: Stage[Any], stats: RunStatistics) -> Iterator[Element]:
         inputs = self._inputs(stage, stats)
         if stage.kind == "from_iterable":
-            yield from inputs
-            return
-        session = WorkerSession(stage, 0, StageStatus(1), stats.worker(stage.name), ElapsedDeadline)
+            return inputs
+        counters = stats.worker(stage.name)
+        session = WorkerSession(stage, None, StageStatus(1), counters, ElapsedDeadline)
+        if stage.on_start is None and stage.on_done is None:
+            return iter(KERNELS[stage.kind](session.open(), inputs))  # no hook: nothing to wrap
+        return self._with_hooks(session, inputs)
+
+    def _with_hooks(self, session: WorkerSession, inputs: Iterator[Element]) -> Iterator[Element]:
         try:
-            call = session.open()
-            yield from KERNELS[stage.kind](call, inputs)
+            yield from KERNELS[session.stage.kind](session.open(), inputs)
             session.close()
         except GeneratorExit:  # the consumer stopped early: clean up, report nothing
             session.close_quietly()
             raise
         except BaseException as error:
-            mark_stage(error, stage.name, None)
+            mark_stage(error, session.stage.name, None)
             session.close_quietly()
             raise
 

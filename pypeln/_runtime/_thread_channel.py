@@ -84,9 +84,9 @@ class ThreadChannel:
                 if room > 0:
                     end = min(total, start + room)
                     self._items.extend(items if start == 0 and end == total else items[start:end])
-                    start = end
                     if self._getters:
-                        self._not_empty.notify(end)
+                        self._not_empty.notify(end - start)
+                    start = end
                     if start == total:
                         return
                 self._putters += 1
@@ -118,7 +118,7 @@ class ThreadChannel:
             else:
                 batch = [items.popleft() for _ in range(count)]
             if self._putters:
-                self._not_full.notify_all()
+                self._not_full.notify(count)
             return batch
 
     def close(self) -> None:

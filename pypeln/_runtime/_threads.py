@@ -90,7 +90,10 @@ class ThreadRun:
     def start(self) -> None:
         for node in self.plan.nodes:
             self._statuses[id(node)] = StageStatus(node.workers)
-        for node in self.plan.nodes:
+        # Downstream first: each worker finds an empty inbox and sleeps until the source, started
+        # last, sends work, so starting a hundred threads does not compete with work already
+        # under way.
+        for node in reversed(self.plan.nodes):
             for index in range(node.workers):
                 thread = threading.Thread(
                     target=run_worker,

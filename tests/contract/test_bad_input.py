@@ -1,0 +1,100 @@
+"""Bad input fails at the call that caused it, naming the argument and what it expected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+STAGE_FUNCTIONS = ["map", "flat_map", "filter", "each"]
+
+# (keyword arguments, exception type, words the message must contain)
+BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
+    ({"workers": 0}, ValueError, "workers must be an int >= 1, got 0"),
+    ({"workers": -3}, ValueError, "workers must be an int >= 1"),
+    ({"workers": 2.5}, TypeError, "workers must be an int >= 1, got float"),
+    ({"workers": True}, TypeError, "workers must be an int"),
+    ({"workers": "4"}, TypeError, "workers must be an int"),
+    ({"maxsize": -1}, ValueError, "maxsize must be an int >= 0, got -1"),
+    ({"maxsize": None}, TypeError, "maxsize must be an int >= 0"),
+    ({"timeout": -0.5}, ValueError, "timeout must be a finite number >= 0"),
+    ({"timeout": float("inf")}, ValueError, "timeout must be a finite number >= 0"),
+    ({"timeout": "1s"}, TypeError, "timeout must be a number of seconds"),
+    ({"on_start": 3}, TypeError, "on_start must be callable or None"),
+    ({"on_done": "x"}, TypeError, "on_done must be callable or None"),
+]
+
+
+@pytest.mark.parametrize("name", STAGE_FUNCTIONS)
+@pytest.mark.parametrize(("options", "error", "message"), BAD_OPTIONS)
+def test_bad_options_raise_at_the_call(
+    backend: ModuleType, name: str, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    function = getattr(backend, name)
+    with pytest.raises(error, match=f"^{name}\\(\\): {message}"):
+        function(str, [1], **options)
+    with pytest.raises(error, match=f"^{name}\\(\\): {message}"):
+        function(str, **options)  # the partial form checks just as early
+
+
+@pytest.mark.parametrize("name", STAGE_FUNCTIONS)
+def test_bad_f_and_bad_source(backend: ModuleType, name: str) -> None:
+    function = getattr(backend, name)
+    with pytest.raises(TypeError, match=f"^{name}\\(\\): f must be callable, got int 42"):
+        function(42, [1])
+    with pytest.raises(TypeError, match=f"^{name}\\(\\): stage must be a Stage or an iterable"):
+        function(str, 7)
+    with pytest.raises(TypeError, match="stage must be a Stage or an iterable, got int"):
+        7 | function(str)
+    with pytest.raises(TypeError, match="f must accept the element"):
+        function(lambda: 1, [1])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'worker'"):
+        function(str, [1], worker=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "who", "param"),
+    [
+        ({"f": lambda x, db: x}, "f", "db"),
+        ({"f": str, "on_start": lambda session: {}}, "on_start", "session"),
+        ({"f": str, "on_done": lambda stats: None}, "on_done", "stats"),
+    ],
+)
+def test_hook_asking_for_what_nothing_provides(
+    backend: ModuleType, kwargs: dict[str, Callable[..., Any]], who: str, param: str
+) -> None:
+    kwargs = dict(kwargs)  # the parameter dict is shared by every backend's run
+    f = kwargs.pop("f")
+    with pytest.raises(TypeError, match=f"^map\\(\\): {who} asks for parameter '{param}'"):
+        backend.map(f, [1], **kwargs)
+
+
+def test_bad_arguments_of_the_other_functions(backend: ModuleType) -> None:
+    with pytest.raises(TypeError, match=r"^concat\(\): stages must be a list or tuple"):
+        backend.concat(5)
+    with pytest.raises(TypeError, match=r"^concat\(\): stages\[1\] must be a Stage or an iter"):
+        backend.concat([[1], 2])
+    with pytest.raises(ValueError, match=r"^concat\(\): stages must name at least one"):
+        backend.concat([])
+    with pytest.raises(ValueError, match=r"^concat\(\): maxsize must be an int >= 0"):
+        backend.concat([[1]], maxsize=-2)
+    with pytest.raises(TypeError, match=r"^ordered\(\): stage must be a Stage or an iterable"):
+        backend.ordered(3.5)
+    with pytest.raises(TypeError, match=r"^from_iterable\(\): iterable must be a Stage or an"):
+        backend.from_iterable(1)
+    with pytest.raises(ValueError, match=r"^from_iterable\(\): maxsize must be an int >= 0"):
+        backend.from_iterable([1], maxsize=-1)
+    with pytest.raises(TypeError, match=r"^to_iterable\(\): stage must be a Stage or an iter"):
+        backend.to_iterable(None)
+    with pytest.raises(TypeError, match=r"^to_iterable\(\): return_index must be a bool"):
+        backend.to_iterable([1], return_index="yes")
+    with pytest.raises(TypeError, match=r"^run\(\): pass at least one stage"):
+        backend.run()
+    with pytest.raises(TypeError, match=r"^run\(\): stages\[0\] must be a Stage or an iterable"):
+        backend.run(3)
+    with pytest.raises(TypeError, match=r"^each\(\): run must be a bool"):
+        backend.each(print, [1], run=1)
+    with pytest.raises(TypeError, match=r"^each\(\): run=True needs the stage"):
+        backend.each(print, run=True)

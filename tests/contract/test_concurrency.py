@@ -1,0 +1,108 @@
+"""workers=n runs n calls at once; maxsize bounds what waits; an idle pipeline burns no CPU."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+
+@pytest.mark.parametrize("workers", [2, 5, 20])
+def test_workers_run_calls_at_the_same_time(concurrent_backend: ModuleType, workers: int) -> None:
+    # Every call waits until `workers` calls are inside f at once: fewer would break the barrier.
+    barrier = threading.Barrier(workers, timeout=10)
+
+    def meet(x: int) -> int:
+        barrier.wait()
+        return x
+
+    assert sorted(concurrent_backend.map(meet, range(workers * 3), workers=workers)) == list(
+        range(workers * 3)
+    )
+
+
+def test_sync_runs_one_call_at_a_time() -> None:
+    import pypeln as pl
+
+    inside = 0
+    most = 0
+
+    def track(x: int) -> int:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        inside -= 1
+        return x
+
+    list(pl.sync.map(track, range(50), workers=8))
+    assert most == 1
+
+
+@pytest.mark.parametrize(("maxsize", "workers"), [(1, 1), (4, 2), (10, 3)])
+def test_maxsize_bounds_items_waiting_for_a_stalled_consumer(
+    backend: ModuleType, maxsize: int, workers: int
+) -> None:
+    produced = 0
+    consumed = 0
+    stages = 2
+    # Per stage: its queue, plus the batch its workers hold (their share of maxsize); the
+    # source's batch and the consumer's queue and batch are bounded by maxsize too.
+    bound = stages * (2 * maxsize + workers) + 3 * maxsize
+    over_bound = threading.Event()
+
+    def source() -> Iterator[int]:
+        nonlocal produced
+        for x in range(100_000):
+            produced += 1
+            if produced - consumed > bound:
+                over_bound.set()
+            yield x
+
+    stage = backend.map(lambda x: x, source(), workers=workers, maxsize=maxsize)
+    stage = backend.map(lambda x: x, stage, workers=workers, maxsize=maxsize)
+    iterator = iter(stage)
+    for _ in range(3):
+        next(iterator)
+        consumed += 1
+    # The consumer stalls: an unbounded pipeline would race past the bound at once.
+    assert not over_bound.wait(timeout=0.5), f"{produced - consumed} items in flight > {bound}"
+    iterator.close()  # type: ignore[attr-defined]
+
+
+def test_idle_pipeline_uses_no_cpu(backend: ModuleType) -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
+    def wait_for_release(x: int) -> int:
+        entered.set()
+        release.wait(timeout=10)
+        return x
+
+    stage = backend.map(wait_for_release, range(2), workers=2, maxsize=1)
+    stage = backend.map(lambda x: x, stage, workers=3, maxsize=1)
+    consumer = threading.Thread(target=lambda: list(stage))
+    consumer.start()
+    assert entered.wait(timeout=10)
+    cpu_before = time.process_time()
+    release.wait(timeout=0.5)  # the pipeline sits idle, every worker blocked
+    cpu_used = time.process_time() - cpu_before
+    release.set()
+    consumer.join(timeout=10)
+    assert cpu_used < 0.1, f"an idle pipeline used {cpu_used:.3f}s of CPU in 0.5s"
+
+
+def test_first_item_does_not_wait_for_a_batch(backend: ModuleType) -> None:
+    release = threading.Event()
+
+    def source() -> Iterator[int]:
+        yield 1
+        release.wait(timeout=10)  # the rest comes only after the consumer saw the first item
+        yield 2
+
+    iterator = iter(backend.map(lambda x: x * 10, source(), workers=2))
+    assert next(iterator) == 10
+    release.set()
+    assert list(iterator) == [20]

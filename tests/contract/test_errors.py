@@ -1,0 +1,121 @@
+"""The first error stops the run and reaches the consumer intact, naming stage and element."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+import pypeln as pl
+
+
+class CustomError(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(code, detail)
+        self.code = code
+
+
+def fail_at(target: int):  # type: ignore[no-untyped-def]
+    def explode_at(x: int) -> int:
+        if x == target:
+            raise CustomError(x, "boom")
+        return x
+
+    return explode_at
+
+
+def notes(error: BaseException) -> str:
+    return "\n".join(getattr(error, "__notes__", []))
+
+
+@pytest.mark.parametrize("target", [0, 50, 99])
+@pytest.mark.parametrize("maxsize", [0, 1])
+@pytest.mark.parametrize("workers", [1, 4])
+def test_error_in_f_reaches_consumer_with_type_args_and_location(
+    backend: ModuleType, target: int, maxsize: int, workers: int
+) -> None:
+    stage = backend.map(inc_slowly_forever_safe, range(100), workers=2, maxsize=maxsize)
+    stage = backend.map(fail_at(target), stage, workers=workers, maxsize=maxsize)
+    stage = backend.map(str, stage, maxsize=maxsize)
+    with pytest.raises(CustomError) as caught:
+        list(stage)
+    error = caught.value
+    assert error.args == (target, "boom") and error.code == target
+    assert "map(explode_at)" in notes(error)
+    assert f"element ({target},): {target}" in notes(error)
+    frames = [frame.name for frame in traceback.extract_tb(error.__traceback__)]
+    assert "explode_at" in frames  # the worker's own traceback is attached
+
+
+def inc_slowly_forever_safe(x: int) -> int:
+    return x
+
+
+def test_error_in_source_iterable_is_raised(backend: ModuleType) -> None:
+    def source() -> Iterator[int]:
+        yield 1
+        raise KeyError("source broke")
+
+    with pytest.raises(KeyError) as caught:
+        list(backend.map(str, source(), maxsize=1))
+    assert caught.value.args == ("source broke",)
+    assert "from_iterable(generator)" in notes(caught.value)
+
+
+def test_error_in_flat_map_iteration_names_the_element(backend: ModuleType) -> None:
+    def expand(x: int) -> Iterator[int]:
+        yield x
+        if x == 3:
+            raise ValueError("half way")
+
+    with pytest.raises(ValueError, match="half way") as caught:
+        list(backend.flat_map(expand, range(5), workers=2))
+    assert "element (3,): 3" in notes(caught.value)
+
+
+@pytest.mark.parametrize("hook", ["on_start", "on_done"])
+def test_error_in_hook_is_raised(backend: ModuleType, hook: str) -> None:
+    def broken() -> None:
+        raise RuntimeError(f"{hook} failed")
+
+    stage = backend.map(str, range(10), workers=2, **{hook: broken})
+    with pytest.raises(RuntimeError, match=f"{hook} failed") as caught:
+        list(stage)
+    assert "stage 'map(str)'" in notes(caught.value)
+
+
+def test_error_with_full_queues_upstream_does_not_hang(backend: ModuleType) -> None:
+    stage = backend.map(lambda x: x, range(10_000), workers=3, maxsize=1)
+    stage = backend.map(fail_at(5), stage, maxsize=1)
+    stage = backend.filter(lambda x: True, stage, maxsize=1)
+    with pytest.raises(CustomError):
+        for _ in stage:
+            pass
+
+
+def test_error_after_consumer_already_took_items(backend: ModuleType) -> None:
+    taken = []
+    with pytest.raises(CustomError):
+        for item in pl.sync.ordered(backend.map(fail_at(7), range(10))):
+            taken.append(item)
+    assert all(item < 7 for item in taken)
+
+
+def test_missing_injection_from_on_start_fails_before_any_item(backend: ModuleType) -> None:
+    calls: list[int] = []
+
+    def f(x: int, db: object) -> int:
+        calls.append(x)
+        return x
+
+    stage = backend.map(f, range(5), on_start=lambda: {"other": 1})
+    with pytest.raises(pl.MissingInjectionError, match="'db'"):
+        list(stage)
+    assert calls == []
+
+
+def test_on_start_must_return_a_dict(backend: ModuleType) -> None:
+    with pytest.raises(TypeError, match="on_start must return a dict or None"):
+        list(backend.map(str, range(3), on_start=lambda: 42))

@@ -1,0 +1,133 @@
+"""Results equal the builtins; laziness, re-iteration, pipes and mixed backends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import ModuleType
+
+import pytest
+
+import pypeln as pl
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def is_even(x: int) -> bool:
+    return x % 2 == 0
+
+
+def repeat(x: int) -> list[int]:
+    return [x] * (x % 3)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("maxsize", [0, 1, 5])
+def test_map_filter_flat_map_equal_comprehensions(
+    backend: ModuleType, workers: int, maxsize: int
+) -> None:
+    data = list(range(200))
+    options = {"workers": workers, "maxsize": maxsize}
+    assert Counter(backend.map(inc, data, **options)) == Counter(inc(x) for x in data)
+    assert Counter(backend.filter(is_even, data, **options)) == Counter(filter(is_even, data))
+    expected = Counter(y for x in data for y in repeat(x))
+    assert Counter(backend.flat_map(repeat, data, **options)) == expected
+
+
+def test_flat_map_accepts_generator_functions(backend: ModuleType) -> None:
+    def pairs(x: int):  # type: ignore[no-untyped-def]
+        yield x
+        yield -x
+
+    assert sorted(backend.flat_map(pairs, [1, 2], workers=2)) == [-2, -1, 1, 2]
+
+
+def test_ordered_restores_input_order_through_expansion(backend: ModuleType) -> None:
+    stage = backend.flat_map(repeat, range(50), workers=4, maxsize=2)
+    stage = backend.map(inc, stage, workers=3)
+    assert list(backend.ordered(stage)) == [inc(y) for x in range(50) for y in repeat(x)]
+
+
+def test_sync_keeps_input_order_without_ordered() -> None:
+    stage = pl.sync.filter(is_even, pl.sync.map(inc, range(20)))
+    assert list(stage) == [x for x in map(inc, range(20)) if is_even(x)]
+
+
+def test_each_yields_nothing_and_run_consumes(backend: ModuleType) -> None:
+    seen: list[int] = []
+    stage = backend.each(seen.append, range(10), workers=2)
+    assert list(stage) == []
+    assert sorted(seen) == list(range(10))
+    seen.clear()
+    assert backend.each(seen.append, range(5), run=True) is None
+    assert sorted(seen) == list(range(5))
+
+
+def test_concat_merges_every_item_of_every_source(backend: ModuleType) -> None:
+    left = backend.map(inc, range(30), workers=2)
+    merged = backend.concat([left, range(100, 110), []], maxsize=3)
+    assert Counter(merged) == Counter([*range(1, 31), *range(100, 110)])
+
+
+def test_fan_out_and_merge_delivers_every_item_once_per_branch(backend: ModuleType) -> None:
+    shared = backend.map(inc, range(40), workers=2, maxsize=2)
+    doubled = backend.map(lambda x: 2 * x, shared, workers=2)
+    negated = backend.map(lambda x: -x, shared)
+    result = Counter(backend.concat([doubled, negated]))
+    assert result == Counter([2 * inc(x) for x in range(40)] + [-inc(x) for x in range(40)])
+
+
+def test_pipes_and_partials(backend: ModuleType) -> None:
+    result = (
+        range(10)
+        | backend.map(inc, workers=2)
+        | backend.filter(is_even)
+        | backend.flat_map(lambda x: [x, x])
+        | backend.ordered()
+        | list
+    )
+    assert result == [x for x in range(1, 11) if x % 2 == 0 for _ in range(2)]
+    assert backend.map(inc)(range(3)) | sorted == [1, 2, 3]
+
+
+def test_from_iterable_to_iterable_and_indices(backend: ModuleType) -> None:
+    stage = backend.from_iterable("abc", maxsize=1)
+    pairs = sorted(backend.to_iterable(backend.map(str.upper, stage), return_index=True))
+    assert pairs == [((0,), "A"), ((1,), "B"), ((2,), "C")]
+    assert sorted(backend.to_iterable(stage, maxsize=2)) == ["a", "b", "c"]
+
+
+def test_run_takes_several_stages(backend: ModuleType) -> None:
+    seen: list[int] = []
+    backend.run(backend.map(seen.append, range(3)), backend.map(seen.append, range(3, 5)))
+    backend.run([backend.map(seen.append, range(5, 6))])
+    assert sorted(seen) == list(range(6))
+
+
+def test_nothing_runs_before_iteration_and_iterating_again_reruns(backend: ModuleType) -> None:
+    calls: list[int] = []
+
+    def record(x: int) -> int:
+        calls.append(x)
+        return x
+
+    stage = backend.map(record, range(4), workers=2)
+    assert calls == []
+    assert sorted(stage) == [0, 1, 2, 3]
+    assert sorted(stage) == [0, 1, 2, 3]
+    assert sorted(calls) == sorted([0, 1, 2, 3] * 2)
+
+
+def test_stages_of_different_backends_chain(backend: ModuleType) -> None:
+    other = pl.thread if backend is pl.sync else pl.sync
+    upstream = other.map(inc, range(20), workers=2)
+    downstream = backend.filter(is_even, upstream, workers=2)
+    assert sorted(downstream) == [x for x in range(1, 21) if is_even(x)]
+    assert list(backend.ordered(downstream)) == [x for x in range(1, 21) if is_even(x)]
+    assert sorted(other.map(inc, downstream)) == [x + 1 for x in range(1, 21) if is_even(x)]
+
+
+def test_strings_and_generators_are_sources(backend: ModuleType) -> None:
+    assert sorted(backend.map(str.upper, "xy")) == ["X", "Y"]
+    assert sorted(backend.map(inc, (x for x in range(3)))) == [1, 2, 3]

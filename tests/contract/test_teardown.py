@@ -1,0 +1,85 @@
+"""Stopping early, by any means, ends every worker of the run; nothing leaks across runs."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
+
+
+def pipeline(backend: ModuleType, size: int = 10_000) -> object:
+    stage = backend.map(lambda x: x + 1, range(size), workers=3, maxsize=2)
+    return backend.filter(lambda x: x % 2 == 0, stage, workers=2, maxsize=2)
+
+
+def stop_by_break(stage: object) -> None:
+    for _ in stage:  # type: ignore[attr-defined]
+        break
+
+
+def stop_by_exception_in_loop(stage: object) -> None:
+    with pytest.raises(ZeroDivisionError):
+        for _ in stage:  # type: ignore[attr-defined]
+            1 / 0  # noqa: B018
+
+
+def stop_by_close(stage: object) -> None:
+    iterator = iter(stage)  # type: ignore[call-overload]
+    next(iterator)
+    iterator.close()
+
+
+def stop_by_dropping(stage: object) -> None:
+    iterator = iter(stage)  # type: ignore[call-overload]
+    next(iterator)
+    del iterator
+    gc.collect()
+
+
+STOPS: list[Callable[[object], None]] = [
+    stop_by_break,
+    stop_by_exception_in_loop,
+    stop_by_close,
+    stop_by_dropping,
+]
+
+
+@pytest.mark.parametrize("stop", STOPS, ids=lambda stop: stop.__name__)
+def test_early_stop_ends_every_worker(backend: ModuleType, stop: Callable[[object], None]) -> None:
+    before = threading.active_count()
+    stop(pipeline(backend))
+    assert threading.active_count() == before  # close() joins the run's threads itself
+
+
+def test_early_stop_runs_on_done_of_started_workers(backend: ModuleType) -> None:
+    finished = threading.Event()
+    stage = backend.map(
+        lambda x: x, range(1000), workers=2, maxsize=1, on_done=lambda: finished.set()
+    )
+    stop_by_break(stage)
+    assert finished.is_set()
+
+
+def test_a_thousand_early_stops_leak_no_thread(backend: ModuleType) -> None:
+    before = threading.active_count()
+    for round_ in range(1000):
+        STOPS[round_ % len(STOPS) if round_ % len(STOPS) != 1 else 0](pipeline(backend, 50))
+    assert threading.active_count() == before
+
+
+def test_early_stop_with_an_endless_source(backend: ModuleType) -> None:
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    taken = []
+    for item in backend.map(lambda x: x * 2, endless(), workers=2, maxsize=4):
+        taken.append(item)
+        if len(taken) == 5:
+            break
+    assert len(taken) == 5

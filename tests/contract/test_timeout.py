@@ -1,0 +1,55 @@
+"""``timeout``: an element whose call runs over it is skipped and counted, never waited for."""
+
+from __future__ import annotations
+
+import threading
+from types import ModuleType
+
+import pytest
+
+
+def test_call_over_timeout_is_skipped_and_counted(backend: ModuleType) -> None:
+    release = threading.Event()
+
+    def stuck_on_three(x: int) -> int:
+        if x == 3:
+            release.wait(timeout=1.0)  # far over the timeout; released when the test ends
+        return x
+
+    run = backend.to_iterable(backend.map(stuck_on_three, range(8), workers=2, timeout=0.1))
+    try:
+        assert sorted(run) == [0, 1, 2, 4, 5, 6, 7]
+        assert run.timed_out() == {"map(stuck_on_three)": 1}
+    finally:
+        release.set()
+
+
+def test_timeout_covers_all_of_a_flat_map_expansion(backend: ModuleType) -> None:
+    release = threading.Event()
+
+    def slow_expansion(x: int):  # type: ignore[no-untyped-def]
+        yield x
+        if x == 1:
+            release.wait(timeout=1.0)
+        yield x
+
+    run = backend.to_iterable(backend.flat_map(slow_expansion, range(3), timeout=0.1))
+    try:
+        assert sorted(run) == [0, 0, 2, 2]
+        assert run.timed_out() == {"flat_map(slow_expansion)": 1}
+    finally:
+        release.set()
+
+
+def test_errors_within_timeout_are_still_raised(backend: ModuleType) -> None:
+    def fail(x: int) -> int:
+        raise LookupError(x)
+
+    with pytest.raises(LookupError):
+        list(backend.filter(fail, range(3), timeout=5))
+
+
+def test_fast_calls_are_unaffected_by_timeout(backend: ModuleType) -> None:
+    run = backend.to_iterable(backend.map(lambda x: -x, range(100), workers=3, timeout=5))
+    assert sorted(run) == sorted(-x for x in range(100))
+    assert run.timed_out() == {}

@@ -1,0 +1,119 @@
+"""The thread runtime's channel, stop signal and timeout helper, on their own."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pypeln._errors import Stopped
+from pypeln._kernels import SKIP
+from pypeln._runtime._blocking import BatchSizer, batch_cap
+from pypeln._runtime._thread_channel import StopSignal, ThreadChannel
+from pypeln._runtime._thread_deadline import ThreadDeadline
+from pypeln._stats import WorkerCounters
+
+
+def run_in_thread(target: object) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
+
+    def runner() -> None:
+        try:
+            outcome.append(target())  # type: ignore[operator]
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    return thread, outcome
+
+
+def test_end_of_stream_is_counted_over_every_producer() -> None:
+    channel = ThreadChannel(maxsize=0, producers=3, readers=1, stop=StopSignal())
+    channel.put_many([1, 2])
+    channel.close()
+    channel.close()
+    assert channel.get_batch(10) == [1, 2]
+    thread, outcome = run_in_thread(lambda: channel.get_batch(10))
+    channel.put_many([3])  # the third producer is still open: its item is not lost
+    thread.join(timeout=5)
+    assert outcome == [[3]]
+    channel.close()
+    assert channel.get_batch(10) == []
+
+
+def test_maxsize_bounds_the_queue_and_a_partial_put_waits_for_room() -> None:
+    channel = ThreadChannel(maxsize=2, producers=1, readers=1, stop=StopSignal())
+    thread, outcome = run_in_thread(lambda: channel.put_many([1, 2, 3, 4, 5]))
+    assert channel.get_batch(1) == [1]
+    taken = [1]
+    while len(taken) < 5:
+        batch = channel.get_batch(10)
+        assert 1 <= len(batch) <= 2
+        taken += batch
+    thread.join(timeout=5)
+    assert taken == [1, 2, 3, 4, 5] and outcome == [None]
+
+
+def test_fair_share_splits_a_queue_between_readers() -> None:
+    channel = ThreadChannel(maxsize=0, producers=1, readers=4, stop=StopSignal())
+    channel.put_many(list(range(8)))
+    assert channel.get_batch(100) == [0, 1]  # a quarter of what waits
+    assert channel.get_batch(1) == [2]
+
+
+@pytest.mark.parametrize("blocked_on", ["get", "put"])
+def test_stop_wakes_a_blocked_wait(blocked_on: str) -> None:
+    stop = StopSignal()
+    channel = ThreadChannel(maxsize=1, producers=1, readers=1, stop=stop)
+    if blocked_on == "put":
+        channel.put_many([0])
+        thread, outcome = run_in_thread(lambda: channel.put_many([1]))
+    else:
+        thread, outcome = run_in_thread(lambda: channel.get_batch(1))
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and isinstance(outcome[0], Stopped)
+
+
+def test_batch_sizer_grows_for_fast_items_and_stays_at_one_for_slow() -> None:
+    fast = BatchSizer(cap=64)
+    for _ in range(10):
+        fast.begin()
+        fast.end(fast.size)
+    assert fast.size == 64
+    slow = BatchSizer(cap=64)
+    slow.begin()
+    threading.Event().wait(0.01)  # one 10 ms item: 10x the batch target
+    slow.end(1)
+    assert slow.size == 1
+    assert batch_cap(maxsize=0, workers=3) > 1000 and batch_cap(maxsize=10, workers=3) == 4
+
+
+def test_thread_deadline_abandons_an_overrunning_call_and_goes_on() -> None:
+    release = threading.Event()
+    counters = WorkerCounters()
+
+    def maybe_stuck(x: int) -> int:
+        if x == 1:
+            release.wait(timeout=5)
+        return x * 2
+
+    deadline = ThreadDeadline(maybe_stuck, 0.05, counters, StopSignal())
+    assert deadline(0) == 0
+    assert deadline(1) is SKIP
+    assert deadline(2) == 4  # a fresh helper took over
+    assert counters.timed_out == 1
+    release.set()
+    deadline.close()
+
+
+def test_thread_deadline_wait_wakes_on_stop() -> None:
+    stop = StopSignal()
+    release = threading.Event()
+    deadline = ThreadDeadline(lambda x: release.wait(timeout=5), 60.0, WorkerCounters(), stop)
+    thread, outcome = run_in_thread(lambda: deadline(0))
+    stop.set()
+    thread.join(timeout=5)
+    assert isinstance(outcome[0], Stopped)
+    release.set()

@@ -1,0 +1,40 @@
+"""Static checks of the public types, run by ``mypy --strict`` in ``make test`` (not by pytest).
+
+If an overload regresses, ``assert_type`` makes mypy fail.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type
+
+import pypeln as pl
+from pypeln import RunIterator, Stage
+
+
+def parse(line: str) -> int:
+    return int(line)
+
+
+def words(line: str) -> list[str]:
+    return line.split()
+
+
+def check_chains() -> None:
+    numbers = pl.thread.map(parse, ["1", "2"], workers=2)
+    assert_type(numbers, Stage[int])
+    assert_type(pl.sync.filter(lambda x: x > 1, numbers), Stage[int])
+    assert_type(pl.thread.flat_map(words, ["a b"]), Stage[str])
+    assert_type(pl.thread.ordered(numbers), Stage[int])
+    assert_type(pl.thread.concat([numbers, numbers]), Stage[int])
+    assert_type(pl.thread.from_iterable(range(3)), Stage[int])
+    assert_type(pl.thread.to_iterable(numbers), RunIterator[int])
+    assert_type(pl.thread.each(print, numbers, run=True), None)
+    assert_type(list(numbers), list[int])
+
+
+def check_pipes() -> None:
+    assert_type(["1"] | pl.thread.map(parse), Stage[int])
+    assert_type(["1"] | pl.thread.map(parse) | pl.sync.filter(bool), Stage[int])
+    assert_type(["1"] | pl.thread.map(parse) | pl.thread.ordered(), Stage[int])
+    assert_type(["1"] | pl.thread.map(parse) | list, list[int])
+    assert_type(pl.th.map(parse, ["1"]) | sum, int)
