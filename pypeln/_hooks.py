@@ -37,14 +37,32 @@ class WorkerInfo:
     stage: str
 
 
+@dataclass(frozen=True)
 class StageStatus:
-    """Passed to ``on_done`` as ``stage_status``: a live view of the stage's workers.
+    """Passed to ``on_done`` as ``stage_status``: the stage as this worker finished.
 
-    >>> status = StageStatus(workers=2)
-    >>> status.worker_finished(); (status.active_workers, status.done)
-    (1, False)
-    >>> status.worker_finished(); (status.active_workers, status.done)
-    (0, True)
+    It is taken when the worker finishes, so exactly one ``on_done`` of a stage (the last
+    worker's) sees ``done``: the place to release something the workers shared.
+
+    >>> StageStatus(workers=3, active_workers=0).done
+    True
+    """
+
+    workers: int
+    active_workers: int  # workers of the stage still running when this one finished
+
+    @property
+    def done(self) -> bool:
+        """True for the last worker of the stage to finish."""
+        return self.active_workers == 0
+
+
+class ActiveWorkers:
+    """Counts a stage's running workers; each finishing worker gets its ``StageStatus``.
+
+    >>> count = ActiveWorkers(2)
+    >>> count.finish().done, count.finish().done
+    (False, True)
     """
 
     def __init__(self, workers: int) -> None:
@@ -52,20 +70,11 @@ class StageStatus:
         self._active = workers
         self._lock = threading.Lock()
 
-    @property
-    def active_workers(self) -> int:
-        """Workers of this stage that have not finished yet."""
-        return self._active
-
-    @property
-    def done(self) -> bool:
-        """True once every worker of the stage has finished (the last ``on_done`` sees it)."""
-        return self._active == 0
-
-    def worker_finished(self) -> None:
-        """Count one worker as finished; called just before its ``on_done``."""
+    def finish(self) -> StageStatus:
+        """One worker finished: the status it reports to ``on_done``."""
         with self._lock:
             self._active -= 1
+            return StageStatus(self.workers, self._active)
 
 
 @dataclass(frozen=True)

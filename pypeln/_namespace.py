@@ -27,6 +27,10 @@ class Namespace:
         # Only reached for missing attributes; declared so that typed code may read any name.
         raise AttributeError(f"Namespace has no attribute {name!r}")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Declared so that typed code may set any name (``ns.total += 1``).
+        object.__setattr__(self, name, value)
+
     def __enter__(self) -> Namespace:
         self._lock.acquire()
         return self

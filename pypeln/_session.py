@@ -4,10 +4,10 @@ Every backend's worker does the same three things: ``open()`` (run ``on_start``,
 ``f`` asks for), call the returned function for each element, ``close()`` (run ``on_done``).
 
 >>> import pypeln as pl
->>> from pypeln._hooks import StageStatus
+>>> from pypeln._hooks import ActiveWorkers
 >>> from pypeln._stats import WorkerCounters
 >>> stage = pl.sync.map(lambda x, k: x * k, [1], on_start=lambda: {"k": 3})
->>> session = WorkerSession(stage, 0, StageStatus(1), WorkerCounters(), None)
+>>> session = WorkerSession(stage, 0, ActiveWorkers(1), WorkerCounters(), None)
 >>> session.open().fn(5)
 15
 >>> session.close()
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._hooks import Call, StageStatus, WorkerInfo, bind, pick
+from ._hooks import ActiveWorkers, Call, WorkerInfo, bind, pick
 from ._stage import Stage
 from ._stats import WorkerCounters
 
@@ -43,7 +43,7 @@ class WorkerSession:
         self,
         stage: Stage[Any],
         index: int | None,
-        status: StageStatus,
+        status: ActiveWorkers,
         counters: WorkerCounters,
         deadline: DeadlineFactory | None,
     ) -> None:
@@ -81,10 +81,10 @@ class WorkerSession:
         if not self._opened:
             return
         self._opened = False
-        self.status.worker_finished()
+        status = self.status.finish()
         on_done = self.stage.on_done
         if on_done is not None:
-            available = {**self._available, "stage_status": self.status}
+            available = {**self._available, "stage_status": status}
             on_done(**pick(on_done, available, who="on_done", stage=self.stage.name, skip=False))
 
     def close_quietly(self) -> None:

@@ -12,13 +12,14 @@ flushing before each wait is what keeps the first item from waiting for a batch.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
 
 from .._errors import Stopped, mark_stage
-from .._hooks import StageStatus
+from .._hooks import ActiveWorkers
 from .._kernels import KERNELS, Element
 from .._plan import Node
 from .._session import DeadlineFactory, WorkerSession
@@ -35,8 +36,15 @@ class Channel(Protocol):
     """What the worker loop needs of a channel (see ``ThreadChannel``)."""
 
     maxsize: int
+    hungry: int  # readers waiting that no put has woken yet
 
-    def put_many(self, items: list[Any]) -> None: ...
+    def put_from(self, pending: deque[Any]) -> None:
+        """Move every item of ``pending`` into the channel, waiting for room as needed."""
+
+    def share(self, pending: deque[Any]) -> None:
+        """Let a reader about to wait take what a producer holds in ``pending``."""
+
+    def unshare(self, pending: deque[Any]) -> None: ...
 
     def get_batch(self, limit: int) -> list[Any]: ...
 
@@ -85,7 +93,7 @@ class WorkerContext(Protocol):
 
     def channel(self, index: int) -> Channel: ...
 
-    def status(self, node: Node) -> StageStatus: ...
+    def status(self, node: Node) -> ActiveWorkers: ...
 
     def fail(self, error: BaseException) -> None: ...
 
@@ -115,9 +123,9 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     session = WorkerSession(stage, index, context.status(node), counters, context.deadline)
     try:
         call = session.open()
-        output = _Output(outboxes)
-        inputs = _inputs(context.channel(node.inbox), node.workers, output)
-        output.drain(KERNELS[stage.kind](call, inputs))
+        with _Output(outboxes) as output:
+            inputs = _inputs(context.channel(node.inbox), node.workers, output)
+            output.drain(KERNELS[stage.kind](call, inputs))
     except BaseException:
         session.close_quietly()
         raise
@@ -138,37 +146,75 @@ def _inputs(inbox: Channel, workers: int, output: _Output) -> Iterator[Element]:
 
 def _pump(elements: Iterator[Element], outboxes: list[Channel]) -> None:
     """Move a source's elements downstream in batches that grow while the source is fast."""
-    output = _Output(outboxes)
-    sizer = BatchSizer(output.cap)
-    while True:
-        sizer.begin()
-        output.buffer.extend(islice(elements, sizer.size))
-        if not output.buffer:
-            return
-        sizer.end(len(output.buffer))
-        output.flush()
+    with _Output(outboxes) as output:
+        sizer = BatchSizer(output.sizer.cap)
+        while True:
+            sizer.begin()
+            # Read into a list first: a reader may take from ``pending`` at any moment, so
+            # an empty ``pending`` does not mean an exhausted source.
+            batch = list(islice(elements, sizer.size))
+            if not batch:
+                return
+            sizer.end(len(batch))
+            output.pending.extend(batch)
+            output.flush()
 
 
 class _Output:
-    """A worker's output buffer; every flush goes to each outbox (broadcast)."""
+    """A worker's output batch, handed to every outbox (broadcast) when it is flushed.
+
+    The batch size adapts like the input's: one item at first, then as many as take about
+    ``TARGET_BATCH_SECONDS`` to produce. A batch never holds an item back from an idle
+    reader: a producer flushes at once when its reader waits, and a reader about to wait
+    takes what its producers hold (``Channel.share``), so an item that a slow generator
+    yielded is not stuck behind the next one. (With several outboxes, items are only handed
+    on by flushing.)
+    """
 
     def __init__(self, outboxes: list[Channel]) -> None:
         self.outboxes = outboxes
-        self.buffer: list[Element] = []
+        self.pending: deque[Element] = deque()
         bounds = [outbox.maxsize for outbox in outboxes if outbox.maxsize]
-        self.cap = min(bounds) if bounds else MAX_BATCH
+        self.sizer = BatchSizer(min(bounds) if bounds else MAX_BATCH)
+        self._shared = outboxes[0] if len(outboxes) == 1 else None
+
+    def __enter__(self) -> _Output:
+        if self._shared is not None:
+            self._shared.share(self.pending)
+        self.sizer.begin()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._shared is not None:
+            self._shared.unshare(self.pending)
 
     def drain(self, elements: Iterable[Element]) -> None:
-        """Buffer every element, flushing whenever a batch is full and at the end."""
-        buffer, cap = self.buffer, self.cap
+        """Batch every element; flush when the batch is full or a reader waits, and at the end."""
+        pending, sizer = self.pending, self.sizer
+        downstream = self.outboxes[0] if self.outboxes else _NOBODY
         for element in elements:
-            buffer.append(element)
-            if len(buffer) >= cap:
+            pending.append(element)
+            if len(pending) >= sizer.size or downstream.hungry:
                 self.flush()
         self.flush()
 
     def flush(self) -> None:
-        if self.buffer:
-            for outbox in self.outboxes:
-                outbox.put_many(self.buffer)
-            self.buffer.clear()
+        if self.pending:
+            self.sizer.end(len(self.pending))
+            if self._shared is not None:
+                self._shared.put_from(self.pending)
+            else:
+                batch = list(self.pending)
+                self.pending.clear()
+                for outbox in self.outboxes:
+                    outbox.put_from(deque(batch))
+        self.sizer.begin()
+
+
+class _Nobody:
+    """The downstream of a worker without outboxes: never waiting."""
+
+    hungry = 0
+
+
+_NOBODY = _Nobody()

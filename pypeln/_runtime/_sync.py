@@ -7,13 +7,13 @@ cannot interrupt a call here; a call that ran over it has its result discarded a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain
 from time import perf_counter
 from typing import Any
 
 from .._errors import mark_stage
-from .._hooks import StageStatus
+from .._hooks import ActiveWorkers
 from .._kernels import KERNELS, SKIP, Element
 from .._session import WorkerSession
 from .._sources import elements_of, source_name
@@ -27,19 +27,27 @@ class SyncRuntime:
     name = "sync"
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
-        return self._run(stage, stats)
+        hooked: list[Generator[Element, None, None]] = []
+        top = self._run(stage, stats, hooked)
+        return _closing(top, hooked) if hooked else top
 
-    def _run(self, stage: Stage[Any], stats: RunStatistics) -> Iterator[Element]:
-        inputs = self._inputs(stage, stats)
+    def _run(
+        self, stage: Stage[Any], stats: RunStatistics, hooked: list[Generator[Element, None, None]]
+    ) -> Iterator[Element]:
+        inputs = self._inputs(stage, stats, hooked)
         if stage.kind == "from_iterable":
             return inputs
         counters = stats.worker(stage.name)
-        session = WorkerSession(stage, None, StageStatus(1), counters, ElapsedDeadline)
+        session = WorkerSession(stage, None, ActiveWorkers(1), counters, ElapsedDeadline)
         if stage.on_start is None and stage.on_done is None:
             return iter(KERNELS[stage.kind](session.open(), inputs))  # no hook: nothing to wrap
-        return self._with_hooks(session, inputs)
+        generator = self._with_hooks(session, inputs)
+        hooked.append(generator)
+        return generator
 
-    def _with_hooks(self, session: WorkerSession, inputs: Iterator[Element]) -> Iterator[Element]:
+    def _with_hooks(
+        self, session: WorkerSession, inputs: Iterator[Element]
+    ) -> Generator[Element, None, None]:
         try:
             yield from KERNELS[session.stage.kind](session.open(), inputs)
             session.close()
@@ -51,17 +59,38 @@ class SyncRuntime:
             session.close_quietly()
             raise
 
-    def _inputs(self, stage: Stage[Any], stats: RunStatistics) -> Iterator[Element]:
-        streams = [self._input(upstream, stage, stats) for upstream in stage.upstreams]
+    def _inputs(
+        self, stage: Stage[Any], stats: RunStatistics, hooked: list[Generator[Element, None, None]]
+    ) -> Iterator[Element]:
+        streams = [self._input(upstream, stage, stats, hooked) for upstream in stage.upstreams]
         return streams[0] if len(streams) == 1 else chain.from_iterable(streams)
 
     def _input(
-        self, upstream: Iterable[Any], stage: Stage[Any], stats: RunStatistics
+        self,
+        upstream: Iterable[Any],
+        stage: Stage[Any],
+        stats: RunStatistics,
+        hooked: list[Generator[Element, None, None]],
     ) -> Iterator[Element]:
         if isinstance(upstream, Stage) and upstream.runtime is self:
-            return self._run(upstream, stats)
+            return self._run(upstream, stats, hooked)
         name = stage.name if stage.kind == "from_iterable" else source_name(upstream)
         return elements_of(upstream, name, stats)
+
+
+def _closing(
+    top: Iterator[Element], hooked: list[Generator[Element, None, None]]
+) -> Iterator[Element]:
+    """Yield ``top``'s elements; at the end, close every stage that has hooks.
+
+    After an error, the stages upstream of the failing one are suspended, and a traceback
+    would keep them so until it is released; closing them now runs their ``on_done``.
+    """
+    try:
+        yield from top
+    finally:
+        for generator in hooked:
+            generator.close()
 
 
 class ElapsedDeadline:

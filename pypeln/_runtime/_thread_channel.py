@@ -66,6 +66,9 @@ class ThreadChannel:
         self._not_full = threading.Condition(self._lock)
         self._getters = 0  # threads waiting in get_batch: notify only when someone listens
         self._putters = 0
+        #: Readers waiting that no put has woken yet: a producer holding a batch should flush.
+        self.hungry = 0
+        self._shared: list[deque[Any]] = []  # producers' pending batches (see share)
         self._stop = stop
         stop.register(self._not_empty)
         stop.register(self._not_full)
@@ -74,26 +77,44 @@ class ThreadChannel:
         return len(self._items)
 
     def put_many(self, items: list[Any]) -> None:
-        """Append all of ``items``, waiting for room as often as needed (copies the list)."""
-        start, total = 0, len(items)
+        """Append all of ``items``, waiting for room as often as needed."""
+        self.put_from(deque(items))
+
+    def put_from(self, pending: deque[Any]) -> None:
+        """Move every item of ``pending`` here, in order, waiting for room as often as needed."""
+        items = self._items
         with self._lock:
-            while True:
+            while pending:
                 if self._stop.is_set:
                     raise Stopped
-                room = total - start if not self.maxsize else self.maxsize - len(self._items)
-                if room > 0:
-                    end = min(total, start + room)
-                    self._items.extend(items if start == 0 and end == total else items[start:end])
-                    if self._getters:
-                        self._not_empty.notify(end - start)
-                    start = end
-                    if start == total:
-                        return
-                self._putters += 1
-                try:
-                    self._not_full.wait()
-                finally:
-                    self._putters -= 1
+                room = len(pending) if not self.maxsize else self.maxsize - len(items)
+                if room >= len(pending):
+                    moved = len(pending)
+                    items.extend(pending)  # safe: we hold the lock, and the producer is us
+                    pending.clear()
+                elif room > 0:
+                    moved = room
+                    items.extend(pending.popleft() for _ in range(room))
+                else:
+                    moved = 0
+                if moved and self._getters:
+                    self._not_empty.notify(moved)
+                    self.hungry = max(0, self.hungry - moved)
+                if pending:
+                    self._putters += 1
+                    try:
+                        self._not_full.wait()
+                    finally:
+                        self._putters -= 1
+
+    def share(self, pending: deque[Any]) -> None:
+        """Let a reader that finds this channel empty take what a producer holds in ``pending``."""
+        with self._lock:
+            self._shared.append(pending)
+
+    def unshare(self, pending: deque[Any]) -> None:
+        with self._lock:
+            self._shared.remove(pending)
 
     def get_batch(self, limit: int) -> list[Any]:
         """Up to ``limit`` items, and no more than a fair share when several workers read."""
@@ -101,9 +122,12 @@ class ThreadChannel:
             while not self._items:
                 if self._stop.is_set:
                     raise Stopped
+                if self._take_shared():
+                    break
                 if self._open == 0:
                     return []
                 self._getters += 1
+                self.hungry += 1
                 try:
                     self._not_empty.wait()
                 finally:
@@ -121,9 +145,17 @@ class ThreadChannel:
                 self._not_full.notify(count)
             return batch
 
+    def _take_shared(self) -> bool:
+        """Move what producers hold into the queue (called with the lock, queue empty)."""
+        for pending in self._shared:
+            # popleft of a counted snapshot: the producer may append meanwhile, never pop.
+            self._items.extend(pending.popleft() for _ in range(len(pending)))
+        return bool(self._items)
+
     def close(self) -> None:
         """One producer is done; the last one wakes every reader to see the end."""
         with self._lock:
             self._open -= 1
             if self._open == 0:
                 self._not_empty.notify_all()
+                self.hungry = 0

@@ -20,7 +20,7 @@ from time import monotonic
 from typing import Any
 
 from .._errors import Stopped
-from .._hooks import StageStatus
+from .._hooks import ActiveWorkers
 from .._kernels import Element
 from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
@@ -76,7 +76,7 @@ class ThreadRun:
             for spec in self.plan.channels
         ]
         self.output = self._channels[self.plan.output]
-        self._statuses: dict[int, StageStatus] = {}
+        self._statuses: dict[int, ActiveWorkers] = {}
         self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
         self._lock = threading.Lock()
@@ -84,12 +84,12 @@ class ThreadRun:
     def channel(self, index: int) -> Channel:
         return self._channels[index]
 
-    def status(self, node: Node) -> StageStatus:
+    def status(self, node: Node) -> ActiveWorkers:
         return self._statuses[id(node)]
 
     def start(self) -> None:
         for node in self.plan.nodes:
-            self._statuses[id(node)] = StageStatus(node.workers)
+            self._statuses[id(node)] = ActiveWorkers(node.workers)
         # Downstream first: each worker finds an empty inbox and sleeps until the source, started
         # last, sends work, so starting a hundred threads does not compete with work already
         # under way.

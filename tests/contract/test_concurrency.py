@@ -106,3 +106,21 @@ def test_first_item_does_not_wait_for_a_batch(backend: ModuleType) -> None:
     assert next(iterator) == 10
     release.set()
     assert list(iterator) == [20]
+
+
+def test_flat_map_hands_on_each_item_as_a_slow_generator_yields_it(backend: ModuleType) -> None:
+    steps = [threading.Event() for _ in range(4)]
+
+    def slowly(x: int) -> Iterator[int]:
+        for number in range(200):  # a fast start lets the output batch size grow ...
+            yield number
+        for step in steps:  # ... then each item comes only after the consumer saw the last
+            assert step.wait(timeout=10), "an item was held back while its generator waited"
+            yield -1
+
+    iterator = iter(backend.flat_map(slowly, [0], workers=2))
+    assert [next(iterator) for _ in range(200)] == list(range(200))
+    for step in steps:
+        step.set()
+        assert next(iterator) == -1
+    assert list(iterator) == []

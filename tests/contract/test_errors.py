@@ -119,3 +119,12 @@ def test_missing_injection_from_on_start_fails_before_any_item(backend: ModuleTy
 def test_on_start_must_return_a_dict(backend: ModuleType) -> None:
     with pytest.raises(TypeError, match="on_start must return a dict or None"):
         list(backend.map(str, range(3), on_start=lambda: 42))
+
+
+def test_every_started_worker_runs_on_done_after_an_error(backend: ModuleType) -> None:
+    finished: list[str] = []
+    upstream = backend.map(lambda x: x, range(100), maxsize=1, on_done=lambda: finished.append("a"))
+    failing = backend.map(fail_at(3), upstream, on_done=lambda: finished.append("b"))
+    with pytest.raises(CustomError):
+        list(failing)
+    assert sorted(finished) == ["a", "b"]  # before the error is even released

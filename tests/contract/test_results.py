@@ -131,3 +131,16 @@ def test_stages_of_different_backends_chain(backend: ModuleType) -> None:
 def test_strings_and_generators_are_sources(backend: ModuleType) -> None:
     assert sorted(backend.map(str.upper, "xy")) == ["X", "Y"]
     assert sorted(backend.map(inc, (x for x in range(3)))) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("workers", "maxsize"), [(1, 0), (2, 0), (1, 1000), (3, 7)])
+def test_long_streams_lose_and_duplicate_nothing(
+    backend: ModuleType, workers: int, maxsize: int
+) -> None:
+    # Long enough for batches to grow, readers to take from producers, queues to fill.
+    data = range(60_000)
+    options = {"workers": workers, "maxsize": maxsize}
+    stage = backend.map(inc, data, **options)
+    stage = backend.filter(is_even, stage, **options)
+    stage = backend.flat_map(lambda x: [x, -x], stage, **options)
+    assert Counter(stage) == Counter(y for x in data if is_even(x + 1) for y in (x + 1, -x - 1))
