@@ -112,8 +112,7 @@ def test_flat_map_hands_on_each_item_as_a_slow_generator_yields_it(backend: Modu
     steps = [threading.Event() for _ in range(4)]
 
     def slowly(x: int) -> Iterator[int]:
-        for number in range(200):  # a fast start lets the output batch size grow ...
-            yield number
+        yield from range(200)  # a fast start lets the output batch size grow ...
         for step in steps:  # ... then each item comes only after the consumer saw the last
             assert step.wait(timeout=10), "an item was held back while its generator waited"
             yield -1
