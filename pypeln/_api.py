@@ -7,7 +7,9 @@ on every backend. Checks run here, eagerly, so bad input fails at the call that 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypedDict, TypeVar, overload
+
+from typing_extensions import Unpack
 
 from ._hooks import check_injections
 from ._kernels import Index
@@ -30,6 +32,16 @@ R = TypeVar("R")
 Hook = Callable[..., Any]
 
 
+class StageOptions(TypedDict, total=False):
+    """The keyword options of ``map``, ``flat_map``, ``filter`` and ``each`` (for typing)."""
+
+    workers: int
+    maxsize: int
+    timeout: float
+    on_start: Hook | None
+    on_done: Hook | None
+
+
 class Api:
     """Every combinator of one backend; a namespace module re-exports its bound methods."""
 
@@ -44,12 +56,7 @@ class Api:
         f: Callable[..., R],
         stage: None = None,
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> Pipe[R]: ...
 
     @overload
@@ -58,12 +65,7 @@ class Api:
         f: Callable[..., R],
         stage: Iterable[Any],
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> Stage[R]: ...
 
     def map(
@@ -111,12 +113,7 @@ class Api:
         f: Callable[..., Iterable[R]],
         stage: None = None,
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> Pipe[R]: ...
 
     @overload
@@ -125,12 +122,7 @@ class Api:
         f: Callable[..., Iterable[R]],
         stage: Iterable[Any],
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -165,12 +157,7 @@ class Api:
         f: Callable[..., Any],
         stage: None = None,
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> SameTypePipe: ...
 
     @overload
@@ -179,12 +166,7 @@ class Api:
         f: Callable[..., Any],
         stage: Iterable[T],
         /,
-        *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
+        **options: Unpack[StageOptions],
     ) -> Stage[T]: ...
 
     def filter(
@@ -217,12 +199,8 @@ class Api:
         stage: None = None,
         /,
         *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
         run: Literal[False] = False,
+        **options: Unpack[StageOptions],
     ) -> Pipe[Any]: ...
 
     @overload
@@ -232,12 +210,8 @@ class Api:
         stage: Iterable[Any],
         /,
         *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
         run: Literal[False] = False,
+        **options: Unpack[StageOptions],
     ) -> Stage[Any]: ...
 
     @overload
@@ -247,12 +221,8 @@ class Api:
         stage: Iterable[Any],
         /,
         *,
-        workers: int = 1,
-        maxsize: int = 0,
-        timeout: float = 0,
-        on_start: Hook | None = None,
-        on_done: Hook | None = None,
         run: Literal[True],
+        **options: Unpack[StageOptions],
     ) -> None: ...
 
     def each(
