@@ -9,17 +9,21 @@
 
 from . import sync, thread
 from . import thread as th
+from ._api import StageOptions
 from ._errors import MissingInjectionError, PypelnError
 from ._hooks import StageStatus, WorkerInfo
+from ._kernels import Index
 from ._stage import RunIterator, Stage
 
 __version__ = "0.5.0.dev0"
 
 __all__ = [
+    "Index",
     "MissingInjectionError",
     "PypelnError",
     "RunIterator",
     "Stage",
+    "StageOptions",
     "StageStatus",
     "WorkerInfo",
     "__version__",

@@ -13,7 +13,7 @@ from typing_extensions import Unpack
 
 from ._hooks import check_injections
 from ._kernels import Index
-from ._pipe import Pipe, SameTypePipe
+from ._pipe import IndexedIteratorPipe, IteratorPipe, Pipe, RunPipe, SameTypePipe
 from ._runtime._contract import Runtime
 from ._stage import RunIterator, Stage, StageKind
 from ._validation import (
@@ -207,6 +207,17 @@ class Api:
     def each(
         self,
         f: Callable[..., Any],
+        stage: None = None,
+        /,
+        *,
+        run: Literal[True],
+        **options: Unpack[StageOptions],
+    ) -> RunPipe: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
         stage: Iterable[Any],
         /,
         *,
@@ -225,6 +236,17 @@ class Api:
         **options: Unpack[StageOptions],
     ) -> None: ...
 
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any],
+        /,
+        *,
+        run: bool,
+        **options: Unpack[StageOptions],
+    ) -> Stage[Any] | None: ...
+
     def each(
         self,
         f: Callable[..., Any],
@@ -237,26 +259,27 @@ class Api:
         on_start: Hook | None = None,
         on_done: Hook | None = None,
         run: bool = False,
-    ) -> Stage[Any] | Pipe[Any] | None:
+    ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
         Arguments as in ``map``; with ``run=True`` the stage is consumed at once and the
-        call returns ``None`` (this needs ``stage``).
+        call returns ``None`` (the partial form runs when it gets its source).
 
         >>> import pypeln as pl
         >>> seen = []
         >>> pl.sync.each(seen.append, range(3), run=True)
+        >>> range(3, 5) | pl.sync.each(seen.append, run=True)
         >>> seen
-        [0, 1, 2]
+        [0, 1, 2, 3, 4]
         """
         check_bool("each", "run", run)
-        if run and stage is None:
-            raise TypeError("each(): run=True needs the stage to run; pass it as second argument")
-        built = self._stage("each", f, stage, workers, maxsize, timeout, on_start, on_done)
-        if run and isinstance(built, Stage):
-            self.run(built)
+        build = self._builder("each", f, workers, maxsize, timeout, on_start, on_done)
+        if stage is None:
+            return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
+        if run:
+            self.run(build(stage))
             return None
-        return built
+        return build(stage)
 
     # -- concat, ordered ---------------------------------------------------------------------
 
@@ -324,6 +347,16 @@ class Api:
 
     @overload
     def to_iterable(
+        self, stage: None = None, /, maxsize: int = 0, return_index: Literal[False] = False
+    ) -> IteratorPipe: ...
+
+    @overload
+    def to_iterable(
+        self, stage: None = None, /, maxsize: int = 0, *, return_index: Literal[True]
+    ) -> IndexedIteratorPipe: ...
+
+    @overload
+    def to_iterable(
         self, stage: Iterable[T], /, maxsize: int = 0, return_index: Literal[False] = False
     ) -> RunIterator[T]: ...
 
@@ -333,21 +366,31 @@ class Api:
     ) -> RunIterator[tuple[Index, T]]: ...
 
     def to_iterable(
-        self, stage: Iterable[Any], /, maxsize: int = 0, return_index: bool = False
-    ) -> RunIterator[Any]:
-        """Run ``stage`` and return its iterator (``close()`` it to stop early).
+        self, stage: Iterable[Any] | None = None, /, maxsize: int = 0, return_index: bool = False
+    ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
+        """Run ``stage`` and return its iterator, with statistics (``close()`` stops early).
 
         ``maxsize`` bounds the consumer's queue (0: the last stage's ``maxsize``); with
-        ``return_index`` the items come as ``(element_index, item)`` pairs.
+        ``return_index`` the items come as ``(element_index, item)`` pairs. Without ``stage``
+        it returns a partial for ``source | to_iterable(...)``.
 
         >>> import pypeln as pl
         >>> list(pl.sync.to_iterable(pl.sync.map(str.upper, "ab"), return_index=True))
         [((0,), 'A'), ((1,), 'B')]
+        >>> run = "xy" | pl.thread.to_iterable(maxsize=1)
+        >>> sorted(run), run.timed_out()
+        (['x', 'y'], {})
         """
-        source = check_source("to_iterable", "stage", stage)
         maxsize = check_maxsize("to_iterable", maxsize)
         check_bool("to_iterable", "return_index", return_index)
-        return RunIterator(self._own(source), maxsize=maxsize, return_index=return_index)
+
+        def build(source: Iterable[Any]) -> RunIterator[Any]:
+            own = self._own(check_source("to_iterable", "stage", source))
+            return RunIterator(own, maxsize=maxsize, return_index=return_index)
+
+        if stage is None:
+            return IndexedIteratorPipe(build) if return_index else IteratorPipe(build)
+        return build(stage)
 
     def run(self, *stages: Iterable[Any], maxsize: int = 0) -> None:
         """Run one or more stages to the end for their side effects, discarding the items.
@@ -360,6 +403,7 @@ class Api:
         >>> seen
         [0, 1]
         """
+        check_maxsize("run", maxsize)
         if len(stages) == 1 and isinstance(stages[0], (list, tuple)):
             stages = tuple(stages[0])
         if not stages:

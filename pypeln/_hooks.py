@@ -165,11 +165,18 @@ class Call:
     stage: str
     worker: int | None
 
-    def fail(self, error: BaseException, index: tuple[int, ...] | None, value: Any) -> None:
-        """Label ``error`` with this stage and the element it was raised for."""
+    def fail(self, error: Exception, index: tuple[int, ...] | None, value: Any) -> Exception:
+        """Label ``error`` with this stage and element; return the exception to raise.
+
+        A ``StopIteration`` from ``f`` becomes a ``RuntimeError`` (as in any generator, PEP
+        479): raised as it is, it would silently end the consumer's loop.
+        """
+        if isinstance(error, StopIteration):
+            error = RuntimeError(f"{self.stage} raised StopIteration")
         if index is not None:
             mark_element(error, index, value)
         mark_stage(error, self.stage, self.worker)
+        return error
 
 
 def bind(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Callable[..., Any]:

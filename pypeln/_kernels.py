@@ -47,8 +47,10 @@ def map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
             if result is not SKIP:
                 yield index, result
     except Exception as error:
-        call.fail(error, index, value)
-        raise
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
 
 
 def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
@@ -60,8 +62,10 @@ def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
             if keep and keep is not SKIP:
                 yield index, value
     except Exception as error:
-        call.fail(error, index, value)
-        raise
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
 
 
 def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
@@ -74,8 +78,10 @@ def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element
                 for position, result in enumerate(results):
                     yield (*index, position), result
     except Exception as error:  # also what iterating f's result raised
-        call.fail(error, index, value)
-        raise
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
 
 
 def each_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from ._stage import Stage
+from ._kernels import Index
+from ._stage import RunIterator, Stage
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -45,4 +46,45 @@ class SameTypePipe:
         return stage
 
     def __ror__(self, source: Iterable[T]) -> Stage[T]:
+        return self(source)
+
+
+class RunPipe:
+    """A stage waiting for its source that runs to the end once it has it (``each(run=True)``)."""
+
+    def __init__(self, run: Callable[[Iterable[Any]], None]) -> None:
+        self._run = run
+
+    def __call__(self, source: Iterable[Any]) -> None:
+        self._run(source)
+
+    def __ror__(self, source: Iterable[Any]) -> None:
+        self._run(source)
+
+
+class IteratorPipe:
+    """``to_iterable`` waiting for its source."""
+
+    def __init__(self, build: Callable[[Iterable[Any]], RunIterator[Any]]) -> None:
+        self._build = build
+
+    def __call__(self, source: Iterable[T]) -> RunIterator[T]:
+        run: RunIterator[T] = self._build(source)
+        return run
+
+    def __ror__(self, source: Iterable[T]) -> RunIterator[T]:
+        return self(source)
+
+
+class IndexedIteratorPipe:
+    """``to_iterable(return_index=True)`` waiting for its source."""
+
+    def __init__(self, build: Callable[[Iterable[Any]], RunIterator[Any]]) -> None:
+        self._build = build
+
+    def __call__(self, source: Iterable[T]) -> RunIterator[tuple[Index, T]]:
+        run: RunIterator[tuple[Index, T]] = self._build(source)
+        return run
+
+    def __ror__(self, source: Iterable[T]) -> RunIterator[tuple[Index, T]]:
         return self(source)

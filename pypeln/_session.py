@@ -56,6 +56,7 @@ class WorkerSession:
         self._deadline: Deadline | None = None
         self._available: dict[str, Any] = {"worker_info": self.info}
         self._opened = False
+        self._finished = False
 
     def open(self) -> Call:
         """Run ``on_start`` and return ``call(index, value)`` for this worker."""
@@ -75,15 +76,19 @@ class WorkerSession:
         return self._bind(stage.f if stage.f is not None else _no_function)
 
     def close(self) -> None:
-        """Count this worker as finished, then run ``on_done`` (once ``open`` succeeded)."""
+        """Count this worker as finished, then run ``on_done`` (if ``on_start`` succeeded).
+
+        A worker whose ``on_start`` failed still counts as finished, so that the last worker
+        to finish sees ``stage_status.done``.
+        """
         if self._deadline is not None:
             self._deadline.close()
-        if not self._opened:
+        if self._finished:
             return
-        self._opened = False
+        self._finished = True
         status = self.status.finish()
         on_done = self.stage.on_done
-        if on_done is not None:
+        if self._opened and on_done is not None:
             available = {**self._available, "stage_status": status}
             on_done(**pick(on_done, available, who="on_done", stage=self.stage.name, skip=False))
 

@@ -5,10 +5,12 @@ If an overload regresses, ``assert_type`` makes mypy fail.
 
 from __future__ import annotations
 
+from typing import Any
+
 from typing_extensions import assert_type
 
 import pypeln as pl
-from pypeln import RunIterator, Stage
+from pypeln import Index, RunIterator, Stage, StageOptions
 
 
 def parse(line: str) -> int:
@@ -38,3 +40,11 @@ def check_pipes() -> None:
     assert_type(["1"] | pl.thread.map(parse) | pl.thread.ordered(), Stage[int])
     assert_type(["1"] | pl.thread.map(parse) | list, list[int])
     assert_type(pl.th.map(parse, ["1"]) | sum, int)
+    assert_type(["1"] | pl.thread.each(print, run=True), None)
+    assert_type(["1"] | pl.thread.to_iterable(maxsize=1), RunIterator[str])
+    assert_type([1] | pl.thread.to_iterable(return_index=True), RunIterator[tuple[Index, int]])
+
+
+def check_options(flag: bool, options: StageOptions) -> None:
+    assert_type(pl.thread.each(print, [1], run=flag), Stage[Any] | None)
+    assert_type(pl.thread.map(parse, ["1"], **options), Stage[int])

@@ -13,7 +13,7 @@ flushing before each wait is what keeps the first item from waiting for a batch.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ class Channel(Protocol):
     """What the worker loop needs of a channel (see ``ThreadChannel``)."""
 
     maxsize: int
+    producers: int  # how many workers feed it
     hungry: int  # readers waiting that no put has woken yet
 
     def put_from(self, pending: deque[Any]) -> None:
@@ -146,6 +147,15 @@ def _inputs(inbox: Channel, workers: int, output: _Output) -> Iterator[Element]:
 
 def _pump(elements: Iterator[Element], outboxes: list[Channel]) -> None:
     """Move a source's elements downstream in batches that grow while the source is fast."""
+    try:
+        _pump_batches(elements, outboxes)
+    finally:  # a stage of another backend ends its own run now, not when collected
+        close: Callable[[], None] | None = getattr(elements, "close", None)
+        if close is not None:
+            close()
+
+
+def _pump_batches(elements: Iterator[Element], outboxes: list[Channel]) -> None:
     with _Output(outboxes) as output:
         sizer = BatchSizer(output.sizer.cap)
         while True:
@@ -174,8 +184,9 @@ class _Output:
     def __init__(self, outboxes: list[Channel]) -> None:
         self.outboxes = outboxes
         self.pending: deque[Element] = deque()
-        bounds = [outbox.maxsize for outbox in outboxes if outbox.maxsize]
-        self.sizer = BatchSizer(min(bounds) if bounds else MAX_BATCH)
+        # Each producer may hold its share of the downstream bound, so memory stays bounded.
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        self.sizer = BatchSizer(min(bounds, default=MAX_BATCH))
         self._shared = outboxes[0] if len(outboxes) == 1 else None
 
     def __enter__(self) -> _Output:

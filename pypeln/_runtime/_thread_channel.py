@@ -58,6 +58,7 @@ class ThreadChannel:
 
     def __init__(self, maxsize: int, producers: int, readers: int, stop: StopSignal) -> None:
         self.maxsize = maxsize
+        self.producers = producers
         self._readers = readers
         self._open = producers
         self._items: deque[Any] = deque()
@@ -113,8 +114,8 @@ class ThreadChannel:
             self._shared.append(pending)
 
     def unshare(self, pending: deque[Any]) -> None:
-        with self._lock:
-            self._shared.remove(pending)
+        with self._lock:  # by identity: two empty deques are equal
+            self._shared = [shared for shared in self._shared if shared is not pending]
 
     def get_batch(self, limit: int) -> list[Any]:
         """Up to ``limit`` items, and no more than a fair share when several workers read."""
@@ -126,8 +127,13 @@ class ThreadChannel:
                     break
                 if self._open == 0:
                     return []
-                self._getters += 1
                 self.hungry += 1
+                # A producer that appended before it could see us hungry will not flush: look
+                # again now that it can (every step here runs under the GIL, in order).
+                if self._take_shared():
+                    self.hungry -= 1
+                    break
+                self._getters += 1
                 try:
                     self._not_empty.wait()
                 finally:
@@ -146,10 +152,17 @@ class ThreadChannel:
             return batch
 
     def _take_shared(self) -> bool:
-        """Move what producers hold into the queue (called with the lock, queue empty)."""
+        """Move what producers hold into the queue, as room allows (called with the lock)."""
+        took = False
         for pending in self._shared:
-            # popleft of a counted snapshot: the producer may append meanwhile, never pop.
-            self._items.extend(pending.popleft() for _ in range(len(pending)))
+            room = len(pending) if not self.maxsize else self.maxsize - len(self._items)
+            count = min(room, len(pending))
+            if count > 0:
+                # popleft of a counted snapshot: the producer may append meanwhile, never pop.
+                self._items.extend(pending.popleft() for _ in range(count))
+                took = True
+        if took and self._putters:
+            self._not_full.notify_all()  # a producer waiting in put_from may have nothing left
         return bool(self._items)
 
     def close(self) -> None:

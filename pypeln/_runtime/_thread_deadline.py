@@ -35,7 +35,11 @@ class ThreadDeadline:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._helper is None:
             self._helper = _Helper(self._fn, self._stop)
-        outcome = self._helper.run(args, kwargs, self._timeout)
+        try:
+            outcome = self._helper.run(args, kwargs, self._timeout)
+        except Stopped:  # the run stops: leave the helper to finish its call on its own
+            self._helper = None
+            raise
         if outcome is None:  # overran: the helper is abandoned with its call
             self._helper = None
             self._counters.timed_out += 1

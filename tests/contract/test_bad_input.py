@@ -87,7 +87,7 @@ def test_bad_arguments_of_the_other_functions(backend: ModuleType) -> None:
     with pytest.raises(ValueError, match=r"^from_iterable\(\): maxsize must be an int >= 0"):
         backend.from_iterable([1], maxsize=-1)
     with pytest.raises(TypeError, match=r"^to_iterable\(\): stage must be a Stage or an iter"):
-        backend.to_iterable(None)
+        backend.to_iterable(5)
     with pytest.raises(TypeError, match=r"^to_iterable\(\): return_index must be a bool"):
         backend.to_iterable([1], return_index="yes")
     with pytest.raises(TypeError, match=r"^run\(\): pass at least one stage"):
@@ -96,5 +96,7 @@ def test_bad_arguments_of_the_other_functions(backend: ModuleType) -> None:
         backend.run(3)
     with pytest.raises(TypeError, match=r"^each\(\): run must be a bool"):
         backend.each(print, [1], run=1)
-    with pytest.raises(TypeError, match=r"^each\(\): run=True needs the stage"):
-        backend.each(print, run=True)
+    with pytest.raises(ValueError, match=r"^run\(\): maxsize must be an int >= 0"):
+        backend.run([1], maxsize=-1)
+    with pytest.raises(ValueError, match=r"^to_iterable\(\): maxsize must be an int >= 0"):
+        backend.to_iterable(maxsize=-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Iterator
 from types import ModuleType
@@ -128,3 +129,48 @@ def test_every_started_worker_runs_on_done_after_an_error(backend: ModuleType) -
     with pytest.raises(CustomError):
         list(failing)
     assert sorted(finished) == ["a", "b"]  # before the error is even released
+
+
+def test_stop_iteration_from_f_is_not_mistaken_for_the_end(backend: ModuleType) -> None:
+    def stop_at_two(x: int) -> int:
+        if x == 2:
+            raise StopIteration("not the end")
+        return x
+
+    with pytest.raises(RuntimeError, match="raised StopIteration") as caught:
+        list(backend.map(stop_at_two, range(5)))
+    assert isinstance(caught.value.__cause__, StopIteration)
+    assert "stage 'map(stop_at_two)'" in notes(caught.value)
+    assert "element (2,): 2" in notes(caught.value)
+
+
+def test_a_failed_on_start_still_lets_the_last_worker_see_done(backend: ModuleType) -> None:
+    statuses: list[pl.StageStatus] = []
+
+    def on_start(worker_info: pl.WorkerInfo) -> None:
+        if worker_info.index == 0:
+            raise OSError("no connection")
+
+    stage = backend.map(
+        str,
+        range(10),
+        workers=3,
+        on_start=on_start,
+        on_done=lambda stage_status: statuses.append(stage_status),
+    )
+    with pytest.raises(OSError, match="no connection"):
+        list(stage)
+    # Workers that started run on_done; whichever finishes last is told the stage is done.
+    assert [status.done for status in statuses].count(True) == (1 if statuses else 0)
+
+
+def test_a_failure_between_backends_ends_the_upstream_run_at_once(backend: ModuleType) -> None:
+    other = pl.thread if backend is pl.sync else pl.sync
+    upstream_done = threading.Event()
+    upstream = other.map(
+        lambda x: x, range(10_000), workers=4, maxsize=2, on_done=lambda: upstream_done.set()
+    )
+    middle = backend.map(fail_at(3), upstream)
+    with pytest.raises(CustomError):
+        list(other.filter(bool, middle, workers=2))
+    assert upstream_done.is_set()  # its on_done ran before the error reached us

@@ -62,6 +62,9 @@ def test_each_yields_nothing_and_run_consumes(backend: ModuleType) -> None:
     seen.clear()
     assert backend.each(seen.append, range(5), run=True) is None
     assert sorted(seen) == list(range(5))
+    seen.clear()
+    assert (range(3) | backend.each(seen.append, workers=2, run=True)) is None
+    assert sorted(seen) == list(range(3))
 
 
 def test_concat_merges_every_item_of_every_source(backend: ModuleType) -> None:
@@ -96,6 +99,8 @@ def test_from_iterable_to_iterable_and_indices(backend: ModuleType) -> None:
     pairs = sorted(backend.to_iterable(backend.map(str.upper, stage), return_index=True))
     assert pairs == [((0,), "A"), ((1,), "B"), ((2,), "C")]
     assert sorted(backend.to_iterable(stage, maxsize=2)) == ["a", "b", "c"]
+    assert sorted("xy" | backend.to_iterable(maxsize=1)) == ["x", "y"]
+    assert sorted("xy" | backend.to_iterable(return_index=True)) == [((0,), "x"), ((1,), "y")]
 
 
 def test_run_takes_several_stages(backend: ModuleType) -> None:
@@ -144,3 +149,17 @@ def test_long_streams_lose_and_duplicate_nothing(
     stage = backend.filter(is_even, stage, **options)
     stage = backend.flat_map(lambda x: [x, -x], stage, **options)
     assert Counter(stage) == Counter(y for x in data if is_even(x + 1) for y in (x + 1, -x - 1))
+
+
+def test_fan_out_of_a_one_shot_source_runs_it_once(backend: ModuleType) -> None:
+    calls: list[int] = []
+
+    def record(x: int) -> int:
+        calls.append(x)
+        return x
+
+    shared = backend.map(record, (x for x in range(30)), maxsize=2)  # a generator: one pass
+    merged = backend.concat([backend.map(lambda x: ("a", x), shared), backend.filter(bool, shared)])
+    result = Counter(merged)
+    assert result == Counter([("a", x) for x in range(30)] + list(range(1, 30)))
+    assert sorted(calls) == list(range(30))  # the shared stage ran once, for both branches

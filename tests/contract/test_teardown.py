@@ -54,13 +54,36 @@ def test_early_stop_ends_every_worker(backend: ModuleType, stop: Callable[[objec
     assert threading.active_count() == before  # close() joins the run's threads itself
 
 
-def test_early_stop_runs_on_done_of_started_workers(backend: ModuleType) -> None:
-    finished = threading.Event()
-    stage = backend.map(
-        lambda x: x, range(1000), workers=2, maxsize=1, on_done=lambda: finished.set()
-    )
+def test_early_stop_runs_on_done_of_every_started_worker(backend: ModuleType) -> None:
+    finished: list[int] = []
+
+    def on_done(worker_info: object) -> None:
+        finished.append(worker_info.index)  # type: ignore[attr-defined]
+
+    workers = 2
+    stage = backend.map(lambda x: x, range(1000), workers=workers, maxsize=1, on_done=on_done)
     stop_by_break(stage)
-    assert finished.is_set()
+    assert sorted(finished) == list(range(1 if backend.runtime.name == "sync" else workers))
+
+
+def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(backend: ModuleType) -> None:
+    release = threading.Event()
+    finished = threading.Event()
+
+    def blocks_after_first(x: int) -> int:
+        if x > 0:
+            release.wait(timeout=10)
+        return x
+
+    stage = backend.map(
+        blocks_after_first, range(5), timeout=30, maxsize=1, on_done=lambda: finished.set()
+    )
+    try:
+        for _ in stage:
+            break  # the worker is stuck in a call with 30 s left on its clock
+        assert finished.is_set()  # the run let go of that call and finished the worker
+    finally:
+        release.set()
 
 
 def test_a_thousand_early_stops_leak_no_thread(backend: ModuleType) -> None:

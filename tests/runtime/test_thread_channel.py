@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+from collections import deque
 
 import pytest
 
@@ -117,3 +119,91 @@ def test_thread_deadline_wait_wakes_on_stop() -> None:
     thread.join(timeout=5)
     assert isinstance(outcome[0], Stopped)
     release.set()
+
+
+def test_unshare_removes_exactly_the_given_buffer() -> None:
+    channel = ThreadChannel(maxsize=1, producers=2, readers=1, stop=StopSignal())
+    first, second = deque[int](), deque[int]()  # equal (both empty), yet distinct
+    channel.share(first)
+    channel.share(second)
+    channel.unshare(second)
+    first.append(7)
+    assert channel.get_batch(10) == [7]
+
+
+def test_a_reader_takes_what_a_producer_holds_within_the_bound() -> None:
+    channel = ThreadChannel(maxsize=2, producers=1, readers=1, stop=StopSignal())
+    pending = deque([1, 2, 3])
+    channel.share(pending)
+    assert channel.get_batch(1) == [1]  # took 1, 2 (the room there was), handed out 1
+    assert list(pending) == [3] and len(channel) == 1
+    assert channel.get_batch(10) == [2]
+    assert channel.get_batch(10) == [3]
+
+
+def test_a_waiting_reader_is_woken_by_a_hungry_flush() -> None:
+    channel = ThreadChannel(maxsize=0, producers=1, readers=1, stop=StopSignal())
+    pending: deque[int] = deque()
+    channel.share(pending)
+    thread, outcome = run_in_thread(lambda: channel.get_batch(10))
+    while not channel.hungry:  # the reader is about to wait (it set hungry under the lock)
+        threading.Event().wait(0.001)
+    pending.append(5)
+    channel.put_from(pending)  # what a producer does when it sees a hungry reader
+    thread.join(timeout=5)
+    assert outcome == [[5]] and channel.hungry == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_many_producers_and_readers_lose_and_duplicate_nothing(seed: int) -> None:
+    rng = random.Random(seed)
+    maxsize, producers, readers = rng.randint(0, 3), rng.randint(1, 4), rng.randint(1, 4)
+    channel = ThreadChannel(maxsize, producers, readers, StopSignal())
+    sent = {p: list(range(p * 1000, p * 1000 + rng.randint(0, 300))) for p in range(producers)}
+    received: list[int] = []
+    largest = 0
+
+    def produce(items: list[int]) -> None:
+        pending: deque[int] = deque()
+        channel.share(pending)
+        for item in items:
+            pending.append(item)
+            if len(pending) >= 3 or channel.hungry:
+                channel.put_from(pending)
+        channel.put_from(pending)
+        channel.unshare(pending)
+        channel.close()
+
+    def consume() -> None:
+        nonlocal largest
+        while batch := channel.get_batch(rng.randint(1, 5)):
+            largest = max(largest, len(batch) + len(channel))
+            received.extend(batch)
+
+    threads = [threading.Thread(target=produce, args=(items,)) for items in sent.values()]
+    threads += [threading.Thread(target=consume) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not any(thread.is_alive() for thread in threads), "a producer or reader hung"
+    assert sorted(received) == sorted(item for items in sent.values() for item in items)
+    if maxsize:
+        assert largest <= maxsize + 5  # the queue never held more than maxsize
+
+
+def test_a_thread_stage_queue_never_exceeds_maxsize(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypeln as pl
+
+    largest: dict[int, int] = {}
+    original = ThreadChannel.get_batch
+
+    def recording_get_batch(self: ThreadChannel, limit: int) -> list[object]:
+        largest[self.maxsize] = max(largest.get(self.maxsize, 0), len(self))
+        return original(self, limit)
+
+    monkeypatch.setattr(ThreadChannel, "get_batch", recording_get_batch)
+    stage = pl.thread.map(lambda x: x, range(20_000), workers=8, maxsize=3)
+    stage = pl.thread.flat_map(lambda x: [x, x], stage, workers=3, maxsize=5)
+    assert len(list(pl.thread.filter(bool, stage, workers=2, maxsize=7))) == 39_998
+    assert largest and all(length <= maxsize for maxsize, length in largest.items())
