@@ -58,7 +58,8 @@ class _SyncRun:
     def _build(self, obj: Iterable[Any], name: str) -> Iterator[Element]:
         if not isinstance(obj, Stage) or obj.runtime is not self.runtime:
             outside = elements_of(obj, name, self.stats)
-            self.to_close.append(outside)  # a stage of another backend: its own run
+            if isinstance(obj, Stage):
+                self.to_close.append(outside)  # a stage of another backend: its own run
             return outside
         if obj.kind == "from_iterable":
             return self.elements(obj.upstreams[0], obj.name)
