@@ -1,0 +1,1 @@
+"""Runtimes: where workers run and how elements travel (see ``_contract.Runtime``)."""

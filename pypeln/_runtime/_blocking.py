@@ -2,12 +2,19 @@
 
 Data flow of one stage worker::
 
-    inbox.get_batch(n) ──► kernel(call, elements) ──► out buffer ──► outbox.put_many(batch)
+    inbox.get_batch(n) ──► kernel(call, elements) ──► pending ──► outbox.put_from(pending)
          ▲   n adapts: 1 at first, then as many items as take ~1 ms      (each outbox: broadcast)
-         └── before waiting for more input, whatever is buffered is flushed downstream
+         └── before waiting for more input, whatever is pending is flushed downstream
 
-Moving items in batches is what makes a hand-off cheap; starting every batch size at 1 and
-flushing before each wait is what keeps the first item from waiting for a batch.
+Moving items in batches is what makes a hand-off cheap. Three rules keep batches from adding
+latency: every batch size starts at 1; a worker flushes before it waits for input and as
+soon as its reader waits (``hungry``); and a reader about to wait takes what its producers
+hold (``Channel.share``), so an item is never stuck behind a slow next one.
+
+>>> sizer = BatchSizer(cap=100)
+>>> sizer.begin(); sizer.end(1)  # a fast item: the next batch may be twice as large
+>>> sizer.size
+2
 """
 
 from __future__ import annotations

@@ -3,6 +3,12 @@
 A runtime turns the last stage of a graph into a stream of elements. Everything else
 (combinators, kernels, hooks, validation) is shared; a runtime only decides where the
 workers run and how elements travel between them.
+
+>>> import pypeln as pl
+>>> from pypeln._stats import RunStatistics
+>>> stage = pl.thread.map(str.upper, "ab")
+>>> sorted(stage.runtime.iterate(stage, 0, RunStatistics()))
+[((0,), 'A'), ((1,), 'B')]
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ cannot interrupt a call here; a call that ran over it has its result discarded a
 
 A stage read by several stages of one run (fan-out) runs once; its elements are shared with
 ``itertools.tee``, which keeps what one branch has read and another not yet.
+
+>>> import pypeln as pl
+>>> shared = pl.sync.map(lambda x: x * 10, iter([1, 2]))  # a one-shot source
+>>> list(pl.sync.concat([shared, pl.sync.map(str, shared)]))
+[10, 20, '10', '20']
 """
 
 from __future__ import annotations

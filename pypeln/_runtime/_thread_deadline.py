@@ -4,6 +4,13 @@ A thread cannot be stopped safely, so nothing is injected into it. A call that o
 abandoned: the worker counts the item as timed out, carries on with a fresh helper, and the
 late result is discarded when (if ever) the stuck call returns. The cost: one extra thread
 per worker and a hand-off per call, paid only by stages with a ``timeout``.
+
+>>> from pypeln._stats import WorkerCounters
+>>> counters = WorkerCounters()
+>>> deadline = ThreadDeadline(lambda x: x + 1, 5.0, counters, StopSignal())
+>>> deadline(1), counters.timed_out
+(2, 0)
+>>> deadline.close()
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@
 The first error a worker reports is kept, the stop signal is set, and the consumer raises
 that error. Worker threads are daemons, so a call stuck forever cannot block interpreter
 exit; ``close()`` waits for workers at most ``JOIN_GRACE`` seconds.
+
+>>> import threading
+>>> import pypeln as pl
+>>> before = threading.active_count()
+>>> for item in pl.thread.map(str, range(10**6), workers=4, maxsize=8):
+...     break  # stops the run: every worker thread is joined
+>>> threading.active_count() == before
+True
 """
 
 from __future__ import annotations
