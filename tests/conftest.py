@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
 
 import pypeln as pl
+
+# `HYPOTHESIS_PROFILE=stress make test` runs every law on many more examples.
+settings.register_profile("default", max_examples=60)
+settings.register_profile("stress", max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 #: Every backend the contract suite covers; adding a backend is adding its name here.
 BACKENDS = ["sync", "thread"]
