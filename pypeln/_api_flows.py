@@ -1,0 +1,163 @@
+"""The combinators that shape and run a flow (concat, ordered, sources and sinks).
+
+>>> import pypeln as pl
+>>> list(pl.sync.ordered(pl.sync.concat([[3], [1, 2]])))
+[3, 1, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+from ._kernels import Index
+from ._pipe import IndexedIteratorPipe, IteratorPipe, SameTypePipe
+from ._runtime._contract import Runtime
+from ._stage import RunIterator, Stage
+from ._validation import check_bool, check_maxsize, check_source, check_sources
+
+T = TypeVar("T")
+
+
+class Flows:
+    """``concat``, ``ordered``, ``from_iterable``, ``to_iterable`` and ``run`` (part of ``Api``)."""
+
+    runtime: Runtime
+
+    # -- concat, ordered ---------------------------------------------------------------------
+
+    def concat(self, stages: Sequence[Iterable[T]], maxsize: int = 0) -> Stage[T]:
+        """Merge the items of several stages or iterables into one stage.
+
+        Items arrive as their sources produce them; ``ordered`` after ``concat`` sorts by
+        source index and keeps items of equal index in the order of ``stages``.
+
+        >>> import pypeln as pl
+        >>> list(pl.sync.concat([[1, 2], range(3)]))
+        [1, 2, 0, 1, 2]
+        """
+        upstreams = check_sources("concat", "stages", stages)
+        if not upstreams:
+            raise ValueError("concat(): stages must name at least one stage or iterable")
+        return Stage("concat", self.runtime, upstreams, maxsize=check_maxsize("concat", maxsize))
+
+    @overload
+    def ordered(self, stage: None = None, /) -> SameTypePipe: ...
+
+    @overload
+    def ordered(self, stage: Iterable[T], /) -> Stage[T]: ...
+
+    def ordered(self, stage: Iterable[Any] | None = None, /) -> Stage[Any] | SameTypePipe:
+        """Restore input order: items sorted by the position of their source item.
+
+        It waits for its whole input before emitting (memory grows with the input).
+
+        >>> import pypeln as pl
+        >>> stage = pl.thread.map(lambda x: x * x, range(6), workers=3)
+        >>> list(pl.thread.ordered(stage))
+        [0, 1, 4, 9, 16, 25]
+        """
+        if stage is None:
+            return SameTypePipe(self.ordered)
+        return Stage("ordered", self.runtime, (check_source("ordered", "stage", stage),))
+
+    # -- sources and sinks -------------------------------------------------------------------
+
+    @overload
+    def from_iterable(self, iterable: None = None, /, maxsize: int = 0) -> SameTypePipe: ...
+
+    @overload
+    def from_iterable(self, iterable: Iterable[T], /, maxsize: int = 0) -> Stage[T]: ...
+
+    def from_iterable(
+        self, iterable: Iterable[Any] | None = None, /, maxsize: int = 0
+    ) -> Stage[Any] | SameTypePipe:
+        """A stage that reads ``iterable`` in a worker of this backend.
+
+        ``maxsize`` bounds how many read items may wait for the next stage (0: no bound
+        beyond the next stage's own). Any stage already accepts a plain iterable; use this
+        to read a slow or blocking iterable off the consumer's thread.
+
+        >>> import pypeln as pl
+        >>> list(pl.thread.from_iterable("abc"))
+        ['a', 'b', 'c']
+        """
+        check_maxsize("from_iterable", maxsize)
+        if iterable is None:
+            return SameTypePipe(lambda source: self.from_iterable(source, maxsize))
+        source = check_source("from_iterable", "iterable", iterable)
+        return Stage("from_iterable", self.runtime, (source,), maxsize=maxsize)
+
+    @overload
+    def to_iterable(
+        self, stage: None = None, /, maxsize: int = 0, return_index: Literal[False] = False
+    ) -> IteratorPipe: ...
+
+    @overload
+    def to_iterable(
+        self, stage: None = None, /, maxsize: int = 0, *, return_index: Literal[True]
+    ) -> IndexedIteratorPipe: ...
+
+    @overload
+    def to_iterable(
+        self, stage: Iterable[T], /, maxsize: int = 0, return_index: Literal[False] = False
+    ) -> RunIterator[T]: ...
+
+    @overload
+    def to_iterable(
+        self, stage: Iterable[T], /, maxsize: int = 0, *, return_index: Literal[True]
+    ) -> RunIterator[tuple[Index, T]]: ...
+
+    def to_iterable(
+        self, stage: Iterable[Any] | None = None, /, maxsize: int = 0, return_index: bool = False
+    ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
+        """Run ``stage`` and return its iterator, with statistics (``close()`` stops early).
+
+        ``maxsize`` bounds the consumer's queue (0: the last stage's ``maxsize``); with
+        ``return_index`` the items come as ``(element_index, item)`` pairs. Without ``stage``
+        it returns a partial for ``source | to_iterable(...)``.
+
+        >>> import pypeln as pl
+        >>> list(pl.sync.to_iterable(pl.sync.map(str.upper, "ab"), return_index=True))
+        [((0,), 'A'), ((1,), 'B')]
+        >>> run = "xy" | pl.thread.to_iterable(maxsize=1)
+        >>> sorted(run), run.timed_out()
+        (['x', 'y'], {})
+        """
+        maxsize = check_maxsize("to_iterable", maxsize)
+        check_bool("to_iterable", "return_index", return_index)
+
+        def build(source: Iterable[Any]) -> RunIterator[Any]:
+            own = self._own(check_source("to_iterable", "stage", source))
+            return RunIterator(own, maxsize=maxsize, return_index=return_index)
+
+        if stage is None:
+            return IndexedIteratorPipe(build) if return_index else IteratorPipe(build)
+        return build(stage)
+
+    def run(self, *stages: Iterable[Any], maxsize: int = 0) -> None:
+        """Run one or more stages to the end for their side effects, discarding the items.
+
+        ``run([a, b])`` is accepted too, as in pypeln 0.4.
+
+        >>> import pypeln as pl
+        >>> seen = []
+        >>> pl.sync.run(pl.sync.map(seen.append, range(2)), maxsize=0)
+        >>> seen
+        [0, 1]
+        """
+        check_maxsize("run", maxsize)
+        if len(stages) == 1 and isinstance(stages[0], (list, tuple)):
+            stages = tuple(stages[0])
+        if not stages:
+            raise TypeError("run(): pass at least one stage to run")
+        upstreams = check_sources("run", "stages", list(stages))
+        merged = upstreams[0] if len(upstreams) == 1 else self.concat(list(upstreams))
+        for _ in self.to_iterable(merged, maxsize):
+            pass
+
+    def _own(self, source: Iterable[Any]) -> Stage[Any]:
+        """``source`` as a stage of this backend (a plain iterable becomes ``from_iterable``)."""
+        if isinstance(source, Stage) and source.runtime is self.runtime:
+            return source
+        return Stage("from_iterable", self.runtime, (source,))
