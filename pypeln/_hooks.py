@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from ._errors import MissingInjectionError, mark_element, mark_stage
+from ._stats import WorkerCounters
 
 IN_F = frozenset({"element_index", "worker_info"})
 IN_ON_START = frozenset({"worker_info"})
@@ -155,7 +156,10 @@ def pick(
 class Call:
     """How a kernel calls ``f`` for one worker: resources bound once, the index if asked.
 
-    >>> call = Call(lambda x, element_index: (x, element_index), True, "map(f)", 0)
+    >>> from pypeln._stats import WorkerCounters
+    >>> def pair(x, element_index):
+    ...     return x, element_index
+    >>> call = Call(pair, True, "map(pair)", 0, WorkerCounters())
     >>> call.fn("a", element_index=(4,))
     ('a', (4,))
     """
@@ -164,6 +168,7 @@ class Call:
     wants_index: bool  # pass element_index=... on every call
     stage: str
     worker: int | None
+    counters: WorkerCounters  # this worker's: what it dropped on purpose
 
     def fail(self, error: Exception, index: tuple[int, ...] | None, value: Any) -> Exception:
         """Label ``error`` with this stage and element; return the exception to raise.

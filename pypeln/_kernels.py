@@ -6,7 +6,8 @@ backend runs these same generators: ``sync`` chains them directly, the blocking 
 feed each worker's kernel from its input channel.
 
 >>> from pypeln._hooks import Call
->>> double = Call(lambda x: [x, x], False, "flat_map(double)", None)
+>>> from pypeln._stats import WorkerCounters
+>>> double = Call(lambda x: [x, x], False, "flat_map(double)", None, WorkerCounters())
 >>> list(flat_map_kernel(double, [((0,), "a"), ((1,), "b")]))
 [((0, 0), 'a'), ((0, 1), 'a'), ((1, 0), 'b'), ((1, 1), 'b')]
 """
@@ -14,6 +15,7 @@ feed each worker's kernel from its input channel.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Final
 
@@ -54,18 +56,25 @@ def map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
 
 
 def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
-    """The elements for which ``f(x)`` is truthy."""
+    """The elements for which ``f(x)`` is truthy; the others are counted as filtered out."""
     fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    dropped = 0
     try:
         for index, value in elements:
             keep = fn(value, element_index=index) if wants_index else fn(value)
-            if keep and keep is not SKIP:
+            if keep is SKIP:
+                continue
+            if keep:
                 yield index, value
+            else:
+                dropped += 1
     except Exception as error:
         failure = call.fail(error, index, value)
         if failure is error:
             raise
         raise failure from error
+    finally:
+        call.counters.filtered_out += dropped
 
 
 def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
@@ -86,8 +95,8 @@ def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element
 
 def each_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """Call ``f(x)`` for its side effect; nothing flows on."""
-    kept = filter_kernel(Call(_false(call.fn), call.wants_index, call.stage, call.worker), elements)
-    yield from kept  # never yields: f's result is replaced by False
+    mapped = map_kernel(replace(call, fn=_skipped(call.fn)), elements)
+    yield from mapped  # never yields: every result is SKIP
 
 
 def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
@@ -100,12 +109,12 @@ def ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]
     return sorted(elements, key=itemgetter(0))
 
 
-def _false(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def call_then_drop(*args: Any, **kwargs: Any) -> bool:
+def _skipped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call_then_skip(*args: Any, **kwargs: Any) -> Any:
         fn(*args, **kwargs)
-        return False
+        return SKIP
 
-    return call_then_drop
+    return call_then_skip
 
 
 KERNELS: Final[dict[str, Kernel]] = {

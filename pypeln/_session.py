@@ -111,7 +111,7 @@ class WorkerSession:
                 fn = _materialized(f)
             self._deadline = self._deadline_factory(fn, self.stage.timeout, self._counters)
             fn = self._deadline
-        return Call(bind(fn, kwargs), wants_index, self.stage.name, self.index)
+        return Call(bind(fn, kwargs), wants_index, self.stage.name, self.index, self._counters)
 
 
 def _materialized(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -109,3 +109,7 @@ class RunIterator(Iterator[T_co]):
     def timed_out(self) -> dict[str, int]:
         """How many elements each stage skipped because a call ran over its ``timeout``."""
         return self.statistics.timed_out()
+
+    def filtered_out(self) -> dict[str, int]:
+        """How many elements each ``filter`` stage dropped."""
+        return self.statistics.filtered_out()

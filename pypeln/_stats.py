@@ -19,6 +19,7 @@ class WorkerCounters:
     """Counters one worker updates without locking."""
 
     timed_out: int = 0
+    filtered_out: int = 0
 
 
 class RunStatistics:
@@ -35,8 +36,16 @@ class RunStatistics:
 
     def timed_out(self) -> dict[str, int]:
         """Elements skipped because their call ran over ``timeout``, per stage that had any."""
+        return self._totals("timed_out")
+
+    def filtered_out(self) -> dict[str, int]:
+        """Elements a ``filter`` dropped, per stage that dropped any."""
+        return self._totals("filtered_out")
+
+    def _totals(self, counter: str) -> dict[str, int]:
         totals: dict[str, int] = {}
         for stage, counters in list(self._workers):
-            if counters.timed_out:
-                totals[stage] = totals.get(stage, 0) + counters.timed_out
+            count: int = getattr(counters, counter)
+            if count:
+                totals[stage] = totals.get(stage, 0) + count
         return totals

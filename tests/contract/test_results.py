@@ -49,6 +49,15 @@ def test_ordered_restores_input_order_through_expansion(backend: ModuleType) -> 
     assert list(backend.ordered(stage)) == [inc(y) for x in range(50) for y in repeat(x)]
 
 
+def test_filtered_out_items_are_counted(backend: ModuleType) -> None:
+    run = backend.to_iterable(backend.filter(is_even, range(101), workers=3))
+    assert len(list(run)) == 51
+    assert run.filtered_out() == {"filter(is_even)": 50}
+    seen: list[int] = []
+    run = backend.to_iterable(backend.map(inc, backend.each(seen.append, range(5))))
+    assert list(run) == [] and run.filtered_out() == {}  # each drops nothing the user wanted
+
+
 def test_sync_keeps_input_order_without_ordered() -> None:
     stage = pl.sync.filter(is_even, pl.sync.map(inc, range(20)))
     assert list(stage) == [x for x in map(inc, range(20)) if is_even(x)]
