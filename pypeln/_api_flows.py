@@ -29,8 +29,9 @@ class Flows:
     def concat(self, stages: Sequence[Iterable[T]], maxsize: int = 0) -> Stage[T]:
         """Merge the items of several stages or iterables into one stage.
 
-        Items arrive as their sources produce them; ``ordered`` after ``concat`` sorts by
-        source index and keeps items of equal index in the order of ``stages``.
+        Items arrive as their sources produce them and keep their source indices, so
+        ``ordered`` after ``concat`` interleaves the sources by index (on ``sync``, items
+        of equal index come in the order of ``stages``; elsewhere in arrival order).
 
         >>> import pypeln as pl
         >>> list(pl.sync.concat([[1, 2], range(3)]))

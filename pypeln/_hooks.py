@@ -43,7 +43,9 @@ class StageStatus:
     """Passed to ``on_done`` as ``stage_status``: the stage as this worker finished.
 
     It is taken when the worker finishes, so exactly one ``on_done`` of a stage (the last
-    worker's) sees ``done``: the place to release something the workers shared.
+    worker's) sees ``done``: the place to release something the workers shared. (When the
+    run fails because an ``on_start`` raised, that worker has no ``on_done`` to run; if it
+    happens to finish last, no ``on_done`` sees ``done``.)
 
     >>> StageStatus(workers=3, active_workers=0).done
     True

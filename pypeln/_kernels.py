@@ -58,7 +58,7 @@ def map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
 def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """The elements for which ``f(x)`` is truthy; the others are counted as filtered out."""
     fn, wants_index, index, value = call.fn, call.wants_index, None, None
-    dropped = 0
+    counters = call.counters  # this worker's own: counted live, without a lock
     try:
         for index, value in elements:
             keep = fn(value, element_index=index) if wants_index else fn(value)
@@ -67,14 +67,12 @@ def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
             if keep:
                 yield index, value
             else:
-                dropped += 1
+                counters.filtered_out += 1
     except Exception as error:
         failure = call.fail(error, index, value)
         if failure is error:
             raise
         raise failure from error
-    finally:
-        call.counters.filtered_out += dropped
 
 
 def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
@@ -105,7 +103,7 @@ def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
 
 
 def ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
-    """All elements, sorted by source index (stable, so concatenated inputs stay grouped)."""
+    """All elements, sorted by source index (stable: equal indices keep their arrival order)."""
     return sorted(elements, key=itemgetter(0))
 
 

@@ -65,7 +65,7 @@ class WorkerSession:
             kwargs = pick(
                 stage.on_start, self._available, who="on_start", stage=stage.name, skip=False
             )
-            resources = stage.on_start(**kwargs)
+            resources = self._call_hook("on_start", stage.on_start, kwargs)
             if resources is not None and not isinstance(resources, dict):
                 raise TypeError(
                     f"stage {stage.name!r}: on_start must return a dict or None, "
@@ -90,7 +90,8 @@ class WorkerSession:
         on_done = self.stage.on_done
         if self._opened and on_done is not None:
             available = {**self._available, "stage_status": status}
-            on_done(**pick(on_done, available, who="on_done", stage=self.stage.name, skip=False))
+            kwargs = pick(on_done, available, who="on_done", stage=self.stage.name, skip=False)
+            self._call_hook("on_done", on_done, kwargs)
 
     def close_quietly(self) -> None:
         """``close()`` on a worker that is already failing or stopping: the first error wins."""
@@ -98,6 +99,14 @@ class WorkerSession:
             self.close()
         except Exception:  # reporting it would mask the error that stopped the run
             pass
+
+    def _call_hook(self, who: str, hook: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        try:
+            return hook(**kwargs)
+        except StopIteration as error:  # would end the consumer's loop silently (PEP 479)
+            raise RuntimeError(
+                f"{who} of stage {self.stage.name!r} raised StopIteration"
+            ) from error
 
     def _bind(self, f: Callable[..., Any]) -> Call:
         kwargs = pick(

@@ -19,11 +19,19 @@ from ._stage import Stage
 from ._stats import RunStatistics
 
 
-def elements_of(source: Iterable[Any], name: str, stats: RunStatistics | None) -> Iterator[Element]:
-    """The elements of ``source``; a failure of the iterable itself is labelled ``name``."""
+def elements_of(
+    source: Iterable[Any], name: str, stats: RunStatistics | None, *, labelled: bool = True
+) -> Iterator[Element]:
+    """The elements of ``source``; a failure of the iterable itself is labelled ``name``.
+
+    ``labelled=False`` leaves labelling to the caller, which saves a generator step per
+    element where the caller catches every error anyway (a source worker).
+    """
     if isinstance(source, Stage):
         return source.runtime.iterate(source, 0, stats or RunStatistics())
-    return _numbered(source, name)
+    # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
+    numbered = zip(zip(count()), source)  # noqa: B905 - count() never ends
+    return _labelled(numbered, name) if labelled else numbered
 
 
 def source_name(source: Iterable[Any]) -> str:
@@ -31,10 +39,9 @@ def source_name(source: Iterable[Any]) -> str:
     return f"from_iterable({type(source).__name__})"
 
 
-def _numbered(iterable: Iterable[Any], name: str) -> Iterator[Element]:
+def _labelled(elements: Iterator[Element], name: str) -> Iterator[Element]:
     try:
-        # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
-        yield from zip(zip(count()), iterable)  # noqa: B905 - count() never ends
+        yield from elements
     except Exception as error:
         mark_stage(error, name, None)
         raise

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -112,7 +111,9 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
     try:
         if node.stage is None:
             assert node.source is not None
-            _pump(elements_of(node.source, node.name, context.statistics), outboxes)
+            # Unlabelled: the except clause below names this source on any error.
+            elements = elements_of(node.source, node.name, context.statistics, labelled=False)
+            _pump(elements, outboxes)
         else:
             _work(node, index, context, outboxes)
         for outbox in outboxes:
@@ -163,76 +164,76 @@ def _pump(elements: Iterator[Element], outboxes: list[Channel]) -> None:
 
 
 def _pump_batches(elements: Iterator[Element], outboxes: list[Channel]) -> None:
+    # Item by item into the shared batch: a source that turns slow after a fast burst never
+    # holds read items back from a waiting reader.
     with _Output(outboxes) as output:
-        sizer = BatchSizer(output.sizer.cap)
-        while True:
-            sizer.begin()
-            # Read into a list first: a reader may take from ``pending`` at any moment, so
-            # an empty ``pending`` does not mean an exhausted source.
-            batch = list(islice(elements, sizer.size))
-            if not batch:
-                return
-            sizer.end(len(batch))
-            output.pending.extend(batch)
-            output.flush()
+        output.drain(elements)
 
 
 class _Output:
-    """A worker's output batch, handed to every outbox (broadcast) when it is flushed.
+    """A worker's output: one pending batch per outbox, each handed on when flushed.
 
     The batch size adapts like the input's: one item at first, then as many as take about
     ``TARGET_BATCH_SECONDS`` to produce. A batch never holds an item back from an idle
-    reader: a producer flushes at once when its reader waits, and a reader about to wait
-    takes what its producers hold (``Channel.share``), so an item that a slow generator
-    yielded is not stuck behind the next one. (With several outboxes, items are only handed
-    on by flushing.)
+    reader: a producer flushes at once when a reader waits (``hungry``), and a reader about
+    to wait takes what its producers hold (``Channel.share``), so an item is not stuck behind
+    a slow next one. With several outboxes (broadcast), every item goes to each one's batch.
     """
 
     def __init__(self, outboxes: list[Channel]) -> None:
         self.outboxes = outboxes
-        self.pending: deque[Element] = deque()
+        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
         # Each producer may hold its share of the downstream bound, so memory stays bounded.
         bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
         self.sizer = BatchSizer(min(bounds, default=MAX_BATCH))
-        self._shared = outboxes[0] if len(outboxes) == 1 else None
 
     def __enter__(self) -> _Output:
-        if self._shared is not None:
-            self._shared.share(self.pending)
+        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+            outbox.share(pending)
         self.sizer.begin()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._shared is not None:
-            self._shared.unshare(self.pending)
+        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+            outbox.unshare(pending)
 
     def drain(self, elements: Iterable[Element]) -> None:
         """Batch every element; flush when the batch is full or a reader waits, and at the end."""
-        pending, sizer = self.pending, self.sizer
-        downstream = self.outboxes[0] if self.outboxes else _NOBODY
+        sizer, batched = self.sizer, 0
+        if len(self.outboxes) == 1:
+            append: Callable[[Element], None] = self.pendings[0].append
+            watch: Channel | _AnyOf = self.outboxes[0]
+        else:
+            append, watch = self._broadcast, _AnyOf(self.outboxes)
+        size = sizer.size
         for element in elements:
-            pending.append(element)
-            if len(pending) >= sizer.size or downstream.hungry:
+            append(element)
+            batched += 1
+            if batched >= size or watch.hungry:
                 self.flush()
+                batched, size = 0, sizer.size
         self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            self.sizer.end(len(self.pending))
-            if self._shared is not None:
-                self._shared.put_from(self.pending)
-            else:
-                batch = list(self.pending)
-                self.pending.clear()
-                for outbox in self.outboxes:
-                    outbox.put_from(deque(batch))
+        count = max(map(len, self.pendings), default=0)  # readers may have taken some
+        if count:
+            self.sizer.end(count)
+            for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+                if pending:
+                    outbox.put_from(pending)
         self.sizer.begin()
 
-
-class _Nobody:
-    """The downstream of a worker without outboxes: never waiting."""
-
-    hungry = 0
+    def _broadcast(self, element: Element) -> None:
+        for pending in self.pendings:
+            pending.append(element)
 
 
-_NOBODY = _Nobody()
+class _AnyOf:
+    """Several outboxes (broadcast) seen as one: hungry when any reader waits."""
+
+    def __init__(self, outboxes: list[Channel]) -> None:
+        self._outboxes = outboxes
+
+    @property
+    def hungry(self) -> int:
+        return sum(outbox.hungry for outbox in self._outboxes)

@@ -5,7 +5,9 @@ whatever ``workers`` says, and no queues, so ``maxsize`` has nothing to bound. A
 cannot interrupt a call here; a call that ran over it has its result discarded and counted.
 
 A stage read by several stages of one run (fan-out) runs once; its elements are shared with
-``itertools.tee``, which keeps what one branch has read and another not yet.
+``itertools.tee``, which keeps what one branch has read and another not yet. Under a sync
+``concat``, which reads its sources one after the other, that is the whole stream: fan out
+large or endless streams on a concurrent backend, whose bounded queues are shared instead.
 
 >>> import pypeln as pl
 >>> shared = pl.sync.map(lambda x: x * 10, iter([1, 2]))  # a one-shot source

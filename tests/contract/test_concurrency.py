@@ -123,3 +123,38 @@ def test_flat_map_hands_on_each_item_as_a_slow_generator_yields_it(backend: Modu
         step.set()
         assert next(iterator) == -1
     assert list(iterator) == []
+
+
+def test_a_source_that_turns_slow_hands_on_what_it_read(backend: ModuleType) -> None:
+    steps = [threading.Event() for _ in range(3)]
+
+    def source() -> Iterator[int]:
+        yield from range(300)  # a fast burst lets the batch size grow ...
+        for step in steps:  # ... then each item comes only after the consumer saw the last
+            assert step.wait(timeout=10), "an item was held back while its source waited"
+            yield -1
+
+    iterator = iter(backend.map(lambda x: x, source(), workers=2))
+    assert sorted(next(iterator) for _ in range(300)) == list(range(300))
+    for step in steps:
+        step.set()
+        assert next(iterator) == -1
+    assert list(iterator) == []
+
+
+def test_fan_out_hands_on_an_item_while_the_next_one_is_slow(backend: ModuleType) -> None:
+    seen_last = threading.Event()
+
+    def slow_after(x: int) -> int:
+        if x == 200:
+            assert seen_last.wait(timeout=10), "item 199 was held back behind item 200"
+        return x
+
+    shared = backend.map(slow_after, range(201))
+    merged = backend.concat([backend.map(lambda x: x, shared), backend.filter(bool, shared)])
+    taken = 0
+    for item in merged:
+        taken += 1
+        if item == 199:
+            seen_last.set()
+    assert taken == 201 + 200

@@ -146,10 +146,13 @@ def test_stop_iteration_from_f_is_not_mistaken_for_the_end(backend: ModuleType) 
 
 def test_a_failed_on_start_still_lets_the_last_worker_see_done(backend: ModuleType) -> None:
     statuses: list[pl.StageStatus] = []
+    failed = threading.Event()
 
     def on_start(worker_info: pl.WorkerInfo) -> None:
         if worker_info.index == 0:
+            failed.set()
             raise OSError("no connection")
+        failed.wait(timeout=10)  # the others finish after the failed one, whatever the timing
 
     stage = backend.map(
         str,
@@ -174,3 +177,29 @@ def test_a_failure_between_backends_ends_the_upstream_run_at_once(backend: Modul
     with pytest.raises(CustomError):
         list(other.filter(bool, middle, workers=2))
     assert upstream_done.is_set()  # its on_done ran before the error reached us
+
+
+@pytest.mark.parametrize("hook", ["on_start", "on_done"])
+def test_stop_iteration_from_a_hook_is_not_mistaken_for_the_end(
+    backend: ModuleType, hook: str
+) -> None:
+    def stop() -> None:
+        raise StopIteration
+
+    with pytest.raises(RuntimeError, match=f"{hook} of stage 'map\\(str\\)' raised StopIt"):
+        list(backend.map(str, range(3), **{hook: stop}))
+
+
+def test_filtered_out_is_counted_as_it_happens_and_after_an_error(backend: ModuleType) -> None:
+    def source() -> Iterator[int]:
+        yield from range(100)
+        raise CustomError(0, "source ends badly")
+
+    run = backend.to_iterable(backend.filter(lambda x: x % 4 == 0, source(), maxsize=1))
+    seen = [next(run) for _ in range(5)]  # 0, 4, 8, 12, 16: at least 12 dropped by now
+    assert seen == [0, 4, 8, 12, 16] and run.filtered_out()["filter(<lambda>)"] >= 12
+    with pytest.raises(CustomError):
+        list(run)
+    # The error stops the run: what the filter saw by then is counted (all of it on sync).
+    final = run.filtered_out()["filter(<lambda>)"]
+    assert final == 75 if backend is pl.sync else 12 <= final <= 75

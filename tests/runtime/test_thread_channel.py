@@ -121,6 +121,7 @@ def test_thread_deadline_wait_wakes_on_stop() -> None:
     release.set()
 
 
+@pytest.mark.timeout(10)  # the bug this guards against makes the reader wait forever
 def test_unshare_removes_exactly_the_given_buffer() -> None:
     channel = ThreadChannel(maxsize=1, producers=2, readers=1, stop=StopSignal())
     first, second = deque[int](), deque[int]()  # equal (both empty), yet distinct
