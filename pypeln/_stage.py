@@ -71,9 +71,20 @@ def run_items(
     try:
         yield from (elements if return_index else map(itemgetter(1), elements))
     finally:
-        close: Callable[[], None] | None = getattr(elements, "close", None)
-        if close is not None:
-            close()
+        close_iterator(elements)
+
+
+def close_iterator(iterator: object) -> None:
+    """End ``iterator`` now if it can be ended (a run, a generator); plain ones need nothing.
+
+    >>> def gen():
+    ...     yield 1
+    >>> g = gen(); close_iterator(g); list(g)
+    []
+    """
+    close: Callable[[], None] | None = getattr(iterator, "close", None)
+    if close is not None:
+        close()
 
 
 class RunIterator(Iterator[T_co]):

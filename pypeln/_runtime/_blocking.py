@@ -30,6 +30,7 @@ from .._kernels import KERNELS, Element
 from .._plan import Node
 from .._session import DeadlineFactory, WorkerSession
 from .._sources import elements_of
+from .._stage import close_iterator
 from .._stats import RunStatistics
 
 #: A batch is sized to take about this long to process, so hand-offs stay a small cost.
@@ -158,9 +159,7 @@ def _pump(elements: Iterator[Element], outboxes: list[Channel]) -> None:
     try:
         _pump_batches(elements, outboxes)
     finally:  # a stage of another backend ends its own run now, not when collected
-        close: Callable[[], None] | None = getattr(elements, "close", None)
-        if close is not None:
-            close()
+        close_iterator(elements)
 
 
 def _pump_batches(elements: Iterator[Element], outboxes: list[Channel]) -> None:

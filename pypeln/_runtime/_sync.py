@@ -28,7 +28,7 @@ from .._hooks import ActiveWorkers
 from .._kernels import KERNELS, SKIP, Element
 from .._session import WorkerSession
 from .._sources import elements_of, source_name
-from .._stage import Stage
+from .._stage import Stage, close_iterator
 from .._stats import RunStatistics, WorkerCounters
 
 
@@ -121,9 +121,7 @@ def _closing(top: Iterator[Element], to_close: list[Iterator[Element]]) -> Itera
         yield from top
     finally:
         for iterator in reversed(to_close):  # downstream first
-            close: Callable[[], None] | None = getattr(iterator, "close", None)
-            if close is not None:
-                close()
+            close_iterator(iterator)
 
 
 class ElapsedDeadline:
