@@ -7,10 +7,17 @@
 [4, 6, 8]
 """
 
-from . import sync, thread
+from . import process, sync, thread
+from . import process as pr
 from . import thread as th
 from ._api import StageOptions
-from ._errors import MissingInjectionError, PypelnError
+from ._errors import (
+    MissingInjectionError,
+    PypelnError,
+    RemoteError,
+    SerializationError,
+    WorkerCrashedError,
+)
 from ._hooks import StageStatus, WorkerInfo
 from ._kernels import Index
 from ._stage import RunIterator, Stage
@@ -21,12 +28,17 @@ __all__ = [
     "Index",
     "MissingInjectionError",
     "PypelnError",
+    "RemoteError",
     "RunIterator",
+    "SerializationError",
     "Stage",
     "StageOptions",
     "StageStatus",
+    "WorkerCrashedError",
     "WorkerInfo",
     "__version__",
+    "pr",
+    "process",
     "sync",
     "th",
     "thread",

@@ -74,3 +74,40 @@ def _set(error: BaseException, name: str, value: object) -> None:
         setattr(error, name, value)
     except (AttributeError, TypeError):
         pass
+
+
+class WorkerCrashedError(PypelnError):
+    """A worker process ended without reporting (killed by a signal, ``os._exit``, a crash).
+
+    >>> str(WorkerCrashedError("map(f)", 1, -9))
+    "stage 'map(f)': worker 1 died without reporting (exit code -9: killed by signal 9)"
+    """
+
+    def __init__(self, stage: str, worker: int, exitcode: int | None) -> None:
+        how = "" if exitcode is None or exitcode >= 0 else f": killed by signal {-exitcode}"
+        super().__init__(
+            f"stage {stage!r}: worker {worker} died without reporting (exit code {exitcode}{how})"
+        )
+        self.stage = stage
+        self.worker = worker
+        self.exitcode = exitcode
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.stage, self.worker, self.exitcode))
+
+
+class RemoteError(PypelnError):
+    """An exception raised in a worker process that could not be sent back as itself.
+
+    It carries what could be sent: the exception's type name, message and traceback text.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+
+
+class SerializationError(PypelnError, TypeError):
+    """An item, result, function or hook cannot be pickled to cross a process boundary."""

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import MissingInjectionError, mark_element, mark_stage
-from ._stats import WorkerCounters
+from ._stats import Counters
 
 IN_F = frozenset({"element_index", "worker_info"})
 IN_ON_START = frozenset({"worker_info"})
@@ -58,6 +58,14 @@ class StageStatus:
     def done(self) -> bool:
         """True for the last worker of the stage to finish."""
         return self.active_workers == 0
+
+
+class WorkerStatus(Protocol):
+    """Counts a stage's running workers (in one process, or across processes)."""
+
+    def finish(self) -> StageStatus:
+        """One worker finished: the status it reports to ``on_done``."""
+        ...
 
 
 class ActiveWorkers:
@@ -170,7 +178,7 @@ class Call:
     wants_index: bool  # pass element_index=... on every call
     stage: str
     worker: int | None
-    counters: WorkerCounters  # this worker's: what it dropped on purpose
+    counters: Counters  # this worker's: what it dropped on purpose
 
     def fail(self, error: Exception, index: tuple[int, ...] | None, value: Any) -> Exception:
         """Label ``error`` with this stage and element; return the exception to raise.

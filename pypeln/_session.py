@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._hooks import ActiveWorkers, Call, WorkerInfo, bind, pick
+from ._hooks import Call, WorkerInfo, WorkerStatus, bind, pick
 from ._stage import Stage
-from ._stats import WorkerCounters
+from ._stats import Counters
 
 
 class Deadline(Protocol):
@@ -33,7 +33,7 @@ class Deadline(Protocol):
 
 
 #: How a runtime bounds one call: ``(f, timeout, counters) -> Deadline``.
-DeadlineFactory = Callable[[Callable[..., Any], float, WorkerCounters], Deadline]
+DeadlineFactory = Callable[[Callable[..., Any], float, Counters], Deadline]
 
 
 class WorkerSession:
@@ -43,8 +43,8 @@ class WorkerSession:
         self,
         stage: Stage[Any],
         index: int | None,
-        status: ActiveWorkers,
-        counters: WorkerCounters,
+        status: WorkerStatus,
+        counters: Counters,
         deadline: DeadlineFactory | None,
     ) -> None:
         self.stage = stage

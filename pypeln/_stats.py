@@ -12,6 +12,14 @@ Each worker owns its counters (no lock on the hot path); readers add them up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Counters(Protocol):
+    """What a worker counts: a ``WorkerCounters``, or the same fields in shared memory."""
+
+    timed_out: int
+    filtered_out: int
 
 
 @dataclass
@@ -26,13 +34,17 @@ class RunStatistics:
     """The counters of every worker of one run, grouped by stage name."""
 
     def __init__(self) -> None:
-        self._workers: list[tuple[str, WorkerCounters]] = []
+        self._workers: list[tuple[str, Counters]] = []
 
     def worker(self, stage: str) -> WorkerCounters:
         """New counters for one worker of ``stage`` (list.append is atomic across threads)."""
         counters = WorkerCounters()
         self._workers.append((stage, counters))
         return counters
+
+    def add(self, stage: str, counters: Counters) -> None:
+        """Count ``counters`` (kept by a worker elsewhere, e.g. in shared memory) too."""
+        self._workers.append((stage, counters))
 
     def timed_out(self) -> dict[str, int]:
         """Elements skipped because their call ran over ``timeout``, per stage that had any."""

@@ -25,18 +25,20 @@ from time import perf_counter
 from typing import Any, Protocol
 
 from .._errors import Stopped, mark_stage
-from .._hooks import ActiveWorkers
+from .._hooks import WorkerStatus
 from .._kernels import KERNELS, Element
 from .._plan import Node
 from .._session import DeadlineFactory, WorkerSession
 from .._sources import elements_of
 from .._stage import close_iterator
-from .._stats import RunStatistics
+from .._stats import Counters, RunStatistics
 
 #: A batch is sized to take about this long to process, so hand-offs stay a small cost.
 TARGET_BATCH_SECONDS = 0.001
 #: Batch size when nothing else bounds it.
 MAX_BATCH = 4096
+#: The consumer takes up to this many items per hand-off.
+CONSUMER_BATCH = 4096
 
 
 class Channel(Protocol):
@@ -44,7 +46,11 @@ class Channel(Protocol):
 
     maxsize: int
     producers: int  # how many workers feed it
-    hungry: int  # readers waiting that no put has woken yet
+
+    @property
+    def hungry(self) -> int:
+        """Readers waiting that no put has woken yet."""
+        ...
 
     def put_from(self, pending: deque[Any]) -> None:
         """Move every item of ``pending`` into the channel, waiting for room as needed."""
@@ -101,9 +107,45 @@ class WorkerContext(Protocol):
 
     def channel(self, index: int) -> Channel: ...
 
-    def status(self, node: Node) -> ActiveWorkers: ...
+    def status(self, node: Node) -> WorkerStatus: ...
+
+    def counters(self, node: Node, index: int) -> Counters:
+        """Where worker ``index`` of ``node`` counts what it drops."""
+        ...
 
     def fail(self, error: BaseException) -> None: ...
+
+
+class Run(Protocol):
+    """One run of a plan, as its consumer sees it."""
+
+    def start(self) -> None: ...
+
+    @property
+    def output(self) -> Channel: ...
+
+    def raise_error(self) -> None:
+        """Raise the first error of the run, if any."""
+
+    def close(self) -> None:
+        """Stop every worker and release everything the run holds."""
+
+
+def consume(run: Run) -> Iterator[Element]:
+    """The consumer's side of a run: its elements, then its first error; ``close()`` stops it."""
+    try:
+        run.start()
+        while True:
+            try:
+                batch = run.output.get_batch(CONSUMER_BATCH)
+            except Stopped:
+                break
+            if not batch:
+                break
+            yield from batch
+        run.raise_error()
+    finally:
+        run.close()
 
 
 def run_worker(node: Node, index: int, context: WorkerContext) -> None:
@@ -129,7 +171,7 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
 def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel]) -> None:
     stage = node.stage
     assert stage is not None and node.inbox is not None
-    counters = context.statistics.worker(node.name)
+    counters = context.counters(node, index)
     session = WorkerSession(stage, index, context.status(node), counters, context.deadline)
     try:
         call = session.open()

@@ -29,7 +29,7 @@ from .._kernels import KERNELS, SKIP, Element
 from .._session import WorkerSession
 from .._sources import elements_of, source_name
 from .._stage import Stage, close_iterator
-from .._stats import RunStatistics, WorkerCounters
+from .._stats import Counters, RunStatistics
 
 
 class SyncRuntime:
@@ -127,7 +127,7 @@ def _closing(top: Iterator[Element], to_close: list[Iterator[Element]]) -> Itera
 class ElapsedDeadline:
     """A ``timeout`` for a call that cannot be interrupted: a late result is dropped, counted."""
 
-    def __init__(self, fn: Callable[..., Any], timeout: float, counters: WorkerCounters) -> None:
+    def __init__(self, fn: Callable[..., Any], timeout: float, counters: Counters) -> None:
         self._fn = fn
         self._timeout = timeout
         self._counters = counters

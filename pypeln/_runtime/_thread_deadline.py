@@ -21,7 +21,7 @@ from typing import Any
 
 from .._errors import Stopped
 from .._kernels import SKIP
-from .._stats import WorkerCounters
+from .._stats import Counters
 from ._thread_channel import StopSignal
 
 _Outcome = tuple[Any, BaseException | None]
@@ -31,7 +31,7 @@ class ThreadDeadline:
     """``fn`` run with a time limit per call (see the module docstring)."""
 
     def __init__(
-        self, fn: Callable[..., Any], timeout: float, counters: WorkerCounters, stop: StopSignal
+        self, fn: Callable[..., Any], timeout: float, counters: Counters, stop: StopSignal
     ) -> None:
         self._fn = fn
         self._timeout = timeout

@@ -27,21 +27,18 @@ from functools import partial
 from time import monotonic
 from typing import Any
 
-from .._errors import Stopped
 from .._hooks import ActiveWorkers
 from .._kernels import Element
 from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
 from .._stage import Stage
-from .._stats import RunStatistics
-from ._blocking import Channel, run_worker
+from .._stats import Counters, RunStatistics
+from ._blocking import Channel, consume, run_worker
 from ._thread_channel import StopSignal, ThreadChannel
 from ._thread_deadline import ThreadDeadline
 
 #: How long ``close()`` waits for workers busy in user code before leaving them behind.
 JOIN_GRACE = 1.0
-#: The consumer takes up to this many items per hand-off.
-CONSUMER_BATCH = 4096
 
 
 class ThreadRuntime:
@@ -50,23 +47,7 @@ class ThreadRuntime:
     name = "thread"
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
-        return _consume(ThreadRun(self, stage, maxsize, stats))
-
-
-def _consume(run: ThreadRun) -> Iterator[Element]:
-    try:
-        run.start()
-        while True:
-            try:
-                batch = run.output.get_batch(CONSUMER_BATCH)
-            except Stopped:
-                break
-            if not batch:
-                break
-            yield from batch
-        run.raise_error()
-    finally:
-        run.close()
+        return consume(ThreadRun(self, stage, maxsize, stats))
 
 
 class ThreadRun:
@@ -94,6 +75,9 @@ class ThreadRun:
 
     def status(self, node: Node) -> ActiveWorkers:
         return self._statuses[id(node)]
+
+    def counters(self, node: Node, index: int) -> Counters:
+        return self.statistics.worker(node.name)
 
     def start(self) -> None:
         for node in self.plan.nodes:

@@ -6,14 +6,20 @@ import threading
 import time
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from tests.shared import Shared
+
 
 @pytest.mark.parametrize("workers", [2, 5, 20])
-def test_workers_run_calls_at_the_same_time(concurrent_backend: ModuleType, workers: int) -> None:
+def test_workers_run_calls_at_the_same_time(
+    concurrent_backend: ModuleType, manager: Any, workers: int
+) -> None:
     # Every call waits until `workers` calls are inside f at once: fewer would break the barrier.
-    barrier = threading.Barrier(workers, timeout=10)
+    shared = Shared(manager if concurrent_backend.runtime.name == "process" else None)
+    barrier = shared.barrier(workers, timeout=10)
 
     def meet(x: int) -> int:
         barrier.wait()
@@ -72,9 +78,9 @@ def test_maxsize_bounds_items_waiting_for_a_stalled_consumer(
     iterator.close()  # type: ignore[attr-defined]
 
 
-def test_idle_pipeline_uses_no_cpu(backend: ModuleType) -> None:
-    entered = threading.Event()
-    release = threading.Event()
+def test_idle_pipeline_uses_no_cpu(backend: ModuleType, shared: Shared) -> None:
+    entered = shared.event()
+    release = shared.event()
 
     def wait_for_release(x: int) -> int:
         entered.set()
@@ -108,8 +114,10 @@ def test_first_item_does_not_wait_for_a_batch(backend: ModuleType) -> None:
     assert list(iterator) == [20]
 
 
-def test_flat_map_hands_on_each_item_as_a_slow_generator_yields_it(backend: ModuleType) -> None:
-    steps = [threading.Event() for _ in range(4)]
+def test_flat_map_hands_on_each_item_as_a_slow_generator_yields_it(
+    backend: ModuleType, shared: Shared
+) -> None:
+    steps = [shared.event() for _ in range(4)]
 
     def slowly(x: int) -> Iterator[int]:
         yield from range(200)  # a fast start lets the output batch size grow ...
@@ -142,8 +150,10 @@ def test_a_source_that_turns_slow_hands_on_what_it_read(backend: ModuleType) -> 
     assert list(iterator) == []
 
 
-def test_fan_out_hands_on_an_item_while_the_next_one_is_slow(backend: ModuleType) -> None:
-    seen_last = threading.Event()
+def test_fan_out_hands_on_an_item_while_the_next_one_is_slow(
+    backend: ModuleType, shared: Shared
+) -> None:
+    seen_last = shared.event()
 
     def slow_after(x: int) -> int:
         if x == 200:

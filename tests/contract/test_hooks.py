@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import pypeln as pl
+from tests.shared import Shared
 
 
-def test_on_start_resources_are_injected_into_f_and_on_done(backend: ModuleType) -> None:
-    started: list[int] = []
-    done: list[tuple[int, int]] = []
-    lock = threading.Lock()
+def test_on_start_resources_are_injected_into_f_and_on_done(
+    backend: ModuleType, shared: Shared
+) -> None:
+    started = shared.list()
+    done = shared.list()
+    lock = shared.lock()
 
     def on_start(worker_info: pl.WorkerInfo) -> dict[str, object]:
         with lock:
@@ -30,14 +32,17 @@ def test_on_start_resources_are_injected_into_f_and_on_done(backend: ModuleType)
     result = sorted(backend.map(f, range(30), workers=workers, on_start=on_start, on_done=on_done))
     assert result == [x * 10 for x in range(30)]
     expected_workers = 1 if backend is pl.sync else workers
+    done = [tuple(entry) for entry in done]
     assert sorted(started) == list(range(expected_workers))
     assert sorted(index for index, _ in done) == list(range(expected_workers))
     assert sum(count for _, count in done) == 30  # every call went through some worker's state
 
 
-def test_stage_status_tells_exactly_the_last_worker_it_is_done(backend: ModuleType) -> None:
-    seen: list[tuple[bool, int]] = []
-    lock = threading.Lock()
+def test_stage_status_tells_exactly_the_last_worker_it_is_done(
+    backend: ModuleType, shared: Shared
+) -> None:
+    seen = shared.list()
+    lock = shared.lock()
 
     def on_done(stage_status: pl.StageStatus) -> None:
         with lock:
@@ -45,6 +50,7 @@ def test_stage_status_tells_exactly_the_last_worker_it_is_done(backend: ModuleTy
 
     list(backend.map(str, range(20), workers=4, on_done=on_done))
     workers = 1 if backend is pl.sync else 4
+    seen = [tuple(entry) for entry in seen]
     # Each finishing worker sees how many were still running then: exactly one sees done.
     assert sorted(active for _, active in seen) == list(range(workers))
     assert [done for done, _ in seen].count(True) == 1

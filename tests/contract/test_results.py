@@ -8,6 +8,7 @@ from types import ModuleType
 import pytest
 
 import pypeln as pl
+from tests.shared import Shared
 
 
 def inc(x: int) -> int:
@@ -63,15 +64,15 @@ def test_sync_keeps_input_order_without_ordered() -> None:
     assert list(stage) == [x for x in map(inc, range(20)) if is_even(x)]
 
 
-def test_each_yields_nothing_and_run_consumes(backend: ModuleType) -> None:
-    seen: list[int] = []
+def test_each_yields_nothing_and_run_consumes(backend: ModuleType, shared: Shared) -> None:
+    seen = shared.list()
     stage = backend.each(seen.append, range(10), workers=2)
     assert list(stage) == []
     assert sorted(seen) == list(range(10))
-    seen.clear()
+    del seen[:]
     assert backend.each(seen.append, range(5), run=True) is None
     assert sorted(seen) == list(range(5))
-    seen.clear()
+    del seen[:]
     assert (range(3) | backend.each(seen.append, workers=2, run=True)) is None
     assert sorted(seen) == list(range(3))
 
@@ -112,22 +113,24 @@ def test_from_iterable_to_iterable_and_indices(backend: ModuleType) -> None:
     assert sorted("xy" | backend.to_iterable(return_index=True)) == [((0,), "x"), ((1,), "y")]
 
 
-def test_run_takes_several_stages(backend: ModuleType) -> None:
-    seen: list[int] = []
+def test_run_takes_several_stages(backend: ModuleType, shared: Shared) -> None:
+    seen = shared.list()
     backend.run(backend.map(seen.append, range(3)), backend.map(seen.append, range(3, 5)))
     backend.run([backend.map(seen.append, range(5, 6))])
     assert sorted(seen) == list(range(6))
 
 
-def test_nothing_runs_before_iteration_and_iterating_again_reruns(backend: ModuleType) -> None:
-    calls: list[int] = []
+def test_nothing_runs_before_iteration_and_iterating_again_reruns(
+    backend: ModuleType, shared: Shared
+) -> None:
+    calls = shared.list()
 
     def record(x: int) -> int:
         calls.append(x)
         return x
 
     stage = backend.map(record, range(4), workers=2)
-    assert calls == []
+    assert len(calls) == 0
     assert sorted(stage) == [0, 1, 2, 3]
     assert sorted(stage) == [0, 1, 2, 3]
     assert sorted(calls) == sorted([0, 1, 2, 3] * 2)
@@ -160,8 +163,8 @@ def test_long_streams_lose_and_duplicate_nothing(
     assert Counter(stage) == Counter(y for x in data if is_even(x + 1) for y in (x + 1, -x - 1))
 
 
-def test_fan_out_of_a_one_shot_source_runs_it_once(backend: ModuleType) -> None:
-    calls: list[int] = []
+def test_fan_out_of_a_one_shot_source_runs_it_once(backend: ModuleType, shared: Shared) -> None:
+    calls = shared.list()
 
     def record(x: int) -> int:
         calls.append(x)

@@ -9,6 +9,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.shared import Shared
+
 
 def pipeline(backend: ModuleType, size: int = 10_000) -> object:
     stage = backend.map(lambda x: x + 1, range(size), workers=3, maxsize=2)
@@ -54,8 +56,10 @@ def test_early_stop_ends_every_worker(backend: ModuleType, stop: Callable[[objec
     assert threading.active_count() == before  # close() joins the run's threads itself
 
 
-def test_early_stop_runs_on_done_of_every_started_worker(backend: ModuleType) -> None:
-    finished: list[int] = []
+def test_early_stop_runs_on_done_of_every_started_worker(
+    backend: ModuleType, shared: Shared
+) -> None:
+    finished = shared.list()
 
     def on_done(worker_info: object) -> None:
         finished.append(worker_info.index)  # type: ignore[attr-defined]
@@ -66,9 +70,11 @@ def test_early_stop_runs_on_done_of_every_started_worker(backend: ModuleType) ->
     assert sorted(finished) == list(range(1 if backend.runtime.name == "sync" else workers))
 
 
-def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(backend: ModuleType) -> None:
-    release = threading.Event()
-    finished = threading.Event()
+def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(
+    backend: ModuleType, shared: Shared
+) -> None:
+    release = shared.event()
+    finished = shared.event()
 
     def blocks_after_first(x: int) -> int:
         if x > 0:
@@ -88,7 +94,10 @@ def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(backend: Module
 
 def test_a_thousand_early_stops_leak_no_thread(backend: ModuleType) -> None:
     before = threading.active_count()
-    for round_ in range(1000):
+    # Starting processes costs ~0.1 s under pytest: tests/runtime/test_process.py runs the
+    # thousand process runs with the fork start method and checks for zombies too.
+    rounds = 1000 if backend.runtime.name != "process" else 40
+    for round_ in range(rounds):
         STOPS[round_ % len(STOPS) if round_ % len(STOPS) != 1 else 0](pipeline(backend, 50))
     assert threading.active_count() == before
 

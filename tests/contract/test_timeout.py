@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import pytest
 
+from tests.shared import Shared
 
-def test_call_over_timeout_is_skipped_and_counted(backend: ModuleType) -> None:
-    release = threading.Event()
+
+def test_call_over_timeout_is_skipped_and_counted(backend: ModuleType, shared: Shared) -> None:
+    release = shared.event()
 
     def stuck_on_three(x: int) -> int:
         if x == 3:
@@ -24,8 +25,8 @@ def test_call_over_timeout_is_skipped_and_counted(backend: ModuleType) -> None:
         release.set()
 
 
-def test_timeout_covers_all_of_a_flat_map_expansion(backend: ModuleType) -> None:
-    release = threading.Event()
+def test_timeout_covers_all_of_a_flat_map_expansion(backend: ModuleType, shared: Shared) -> None:
+    release = shared.event()
 
     def slow_expansion(x: int):  # type: ignore[no-untyped-def]
         yield x

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pypeln as pl
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, namespace_of
 
-backends = st.sampled_from([getattr(pl, name) for name in BACKENDS])
+backends = st.sampled_from([namespace_of(name) for name in BACKENDS])
 data = st.lists(st.integers(-1000, 1000), max_size=60)
 workers = st.integers(1, 4)
 maxsizes = st.integers(0, 3)

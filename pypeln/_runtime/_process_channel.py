@@ -1,0 +1,346 @@
+"""A bounded channel between processes: one pipe per producer, "room" as tokens in a pipe.
+
+::
+
+    producer 0 ──data pipe──┐                         ┌── reader 0   (with several readers,
+    producer 1 ──data pipe──┼──► whoever holds the ───┤              one waits for data at a
+    producer 2 ──data pipe──┘    read lock reads a    └── reader 1   time: the read lock)
+          ▲                      whole frame
+          └───── token pipe: one byte per item of room (maxsize); readers give back ─────┘
+
+Each producer writes frames (a pickled batch) to its own pipe, so no write lock is needed
+and a frame is never interleaved. ``maxsize`` counts items, not frames: a producer takes one
+token per item before writing, a reader gives them back when it takes the frame. Readers
+publish how many items they want per batch (``want``), so producers cut frames to fit and a
+slow stage's workers share the work item by item.
+
+Latency: a producer flushes as soon as a reader is ``hungry``; a reader that has waited
+``LINGER`` seconds pokes every producer, whose linger thread then hands on what its worker
+holds while that worker is busy in user code (a batch never hides an item from an idle
+reader for longer than that).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from ctypes import c_int64
+from dataclasses import dataclass, field
+from multiprocessing.reduction import DupFd
+from typing import Any
+
+from .._errors import Stopped
+from ._pipes import (
+    END,
+    PipeMutex,
+    Waiter,
+    give_tokens,
+    make_pipe,
+    pipe_capacity,
+    read_frame,
+    take_tokens,
+    write_frame,
+)
+from ._process_codec import decode_batch, encode_batch
+
+#: How long a reader waits for data before poking producers to hand on what they hold.
+LINGER = 0.005
+#: Shared integers per channel before the producers' "ended" flags.
+_HUNGRY, _WANT, _ENDED = 0, 1, 2
+FLAGS = 3
+
+SharedInts = Any  # a ctypes array of c_int64 in shared memory (multiprocessing RawArray)
+
+
+def inherit(fd: int) -> Any:
+    """``fd`` as something a child process started by spawn/forkserver receives as an int."""
+    return _InheritedFd(fd) if fd >= 0 else fd
+
+
+class _InheritedFd:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_detach, (DupFd(self.fd),))  # only valid while a process is being started
+
+
+def _detach(dup: Any) -> int:
+    fd: int = dup.detach()
+    return fd
+
+
+@dataclass
+class ChannelWiring:
+    """The descriptors and shared flags of one channel (see the module docstring).
+
+    A role's ``view`` keeps only the descriptors that role uses (-1 elsewhere), so a
+    child process receives no more descriptors than it needs.
+    """
+
+    maxsize: int
+    producers: int
+    readers: int
+    base: int  # where this channel's flags start in the run's shared integers
+    data: list[tuple[int, int]] = field(default_factory=list)  # per producer: (read, write)
+    pokes: list[tuple[int, int]] = field(default_factory=list)
+    tokens: tuple[int, int] = (-1, -1)
+    read_lock: tuple[int, int] = (-1, -1)
+
+    @classmethod
+    def create(cls, maxsize: int, producers: int, readers: int, base: int) -> ChannelWiring:
+        wiring = cls(maxsize, producers, readers, base)
+        wiring.data = [make_pipe() for _ in range(producers)]
+        wiring.pokes = [make_pipe() for _ in range(producers)]
+        if maxsize:
+            wiring.tokens = make_pipe(capacity=maxsize)
+            # Above what the OS lets a pipe hold, the bound is that many items.
+            room = min(maxsize, pipe_capacity(wiring.tokens[0]))
+            wiring.maxsize = room
+            os.write(wiring.tokens[1], b"\0" * room)
+        if readers > 1:
+            wiring.read_lock = PipeMutex.create()
+        return wiring
+
+    @staticmethod
+    def flags_needed(producers: int) -> int:
+        return FLAGS + producers
+
+    def fds(self) -> list[int]:
+        pairs = [*self.data, *self.pokes, self.tokens, self.read_lock]
+        return [fd for pair in pairs for fd in pair if fd >= 0]
+
+    def view(self, writer: int | None) -> ChannelWiring:
+        """What producer ``writer`` needs (``None``: what a reader needs)."""
+        none = (-1, -1)
+        if writer is None:
+            data = [(read, -1) for read, _ in self.data]
+            pokes = [(-1, write) for _, write in self.pokes]
+            tokens = (-1, self.tokens[1])
+        else:
+            data = [(-1, write) if i == writer else none for i, (_, write) in enumerate(self.data)]
+            pokes = [pair if i == writer else none for i, pair in enumerate(self.pokes)]
+            tokens = (self.tokens[0], -1)
+        lock = self.read_lock if writer is None else none
+        return ChannelWiring(
+            self.maxsize, self.producers, self.readers, self.base, data, pokes, tokens, lock
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        def pairs(items: Sequence[tuple[int, int]]) -> list[tuple[Any, Any]]:
+            return [(inherit(a), inherit(b)) for a, b in items]
+
+        return (
+            ChannelWiring,
+            (
+                self.maxsize,
+                self.producers,
+                self.readers,
+                self.base,
+                pairs(self.data),
+                pairs(self.pokes),
+                pairs([self.tokens])[0],
+                pairs([self.read_lock])[0],
+            ),
+        )
+
+
+class ReaderEnd:
+    """The reading side of a channel, for one reader (a worker, or the consumer)."""
+
+    producers = 0  # a reader feeds nothing; the Channel protocol asks for it
+    hungry = 0
+
+    def __init__(self, wiring: ChannelWiring, flags: SharedInts, waiter: Waiter) -> None:
+        self.maxsize = wiring.maxsize
+        self._wiring = wiring
+        self._flags = flags
+        self._waiter = waiter
+        self._lock = PipeMutex(wiring.read_lock) if wiring.readers > 1 else None
+        self._ended: set[int] = set()  # producers whose end this reader saw (one reader)
+        self._next = 0
+
+    def get_batch(self, limit: int) -> list[Any]:
+        """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""
+        self._flags[self._wiring.base + _WANT] = limit
+        if self._lock is None:
+            return self._read()
+        self._lock.acquire(self._waiter)
+        try:
+            return self._read()
+        finally:
+            self._lock.release()
+
+    def _read(self) -> list[Any]:
+        waiter, data = self._waiter, self._wiring.data
+        while True:
+            live = self._live()
+            if not live:
+                return []
+            fds = [data[slot][0] for slot in live]
+            ready = waiter.wait(fds, timeout=0) or self._wait_hungry(fds, live)
+            fd = ready[self._next % len(ready)]
+            self._next += 1
+            slot = live[fds.index(fd)]
+            payload = read_frame(fd, waiter)
+            if not payload:
+                self._end(slot)
+                continue
+            batch = decode_batch(payload)
+            if self._wiring.tokens[1] >= 0:
+                give_tokens(self._wiring.tokens[1], len(batch), waiter)
+            return batch
+
+    def _wait_hungry(self, fds: list[int], live: list[int]) -> list[int]:
+        flags, hungry = self._flags, self._wiring.base + _HUNGRY
+        flags[hungry] = 1
+        try:
+            ready = self._waiter.wait(fds, timeout=LINGER)
+            if not ready:
+                self._poke(live)
+                ready = self._waiter.wait(fds)
+        finally:
+            flags[hungry] = 0
+        return ready
+
+    def _live(self) -> list[int]:
+        """The producers (slots) not yet ended."""
+        if self._lock is None:
+            ended = self._ended
+            return [slot for slot in range(self._wiring.producers) if slot not in ended]
+        flags, base = self._flags, self._wiring.base + FLAGS
+        return [slot for slot in range(self._wiring.producers) if not flags[base + slot]]
+
+    def _end(self, slot: int) -> None:
+        self._ended.add(slot)
+        self._flags[self._wiring.base + FLAGS + slot] = 1
+
+    def _poke(self, live: list[int]) -> None:
+        for slot in live:
+            try:
+                os.write(self._wiring.pokes[slot][1], b"\0")
+            except BlockingIOError:  # already full of pokes: that producer will look
+                pass
+
+    def close(self) -> None:
+        """Readers close nothing (the Channel protocol asks for it)."""
+
+    def put_from(self, pending: deque[Any]) -> None:
+        raise TypeError("a reader cannot write")
+
+    def share(self, pending: deque[Any]) -> None: ...
+
+    def unshare(self, pending: deque[Any]) -> None: ...
+
+
+class WriterEnd:
+    """Producer ``slot``'s side of a channel (see the module docstring)."""
+
+    def __init__(
+        self, wiring: ChannelWiring, slot: int, flags: SharedInts, waiter: Waiter, name: str
+    ) -> None:
+        self.maxsize = wiring.maxsize
+        self.producers = wiring.producers
+        self.name = name
+        self._fd = wiring.data[slot][1]
+        self._poke_fds = wiring.pokes[slot]
+        self._tokens = wiring.tokens[0]
+        self._flags = flags
+        self._hungry = wiring.base + _HUNGRY
+        self._want = wiring.base + _WANT
+        self._waiter = waiter
+        self._lock = threading.Lock()  # the worker and its linger thread both send
+        self._linger: _Linger | None = None
+        self.error: Exception | None = None  # what the linger thread failed with
+
+    @property
+    def hungry(self) -> int:
+        """Whether a reader waits for data now."""
+        return int(self._flags[self._hungry])
+
+    def put_from(self, pending: deque[Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        with self._lock:
+            self._send(pending, concurrent=False)
+
+    def close(self) -> None:
+        """This producer is done: readers see its end after everything it sent."""
+        if self.error is not None:
+            raise self.error
+        with self._lock:
+            write_frame(self._fd, END, self._waiter)
+
+    def share(self, pending: deque[Any]) -> None:
+        """Let a poke from a waiting reader hand on ``pending`` while the worker is busy."""
+        self._linger = _Linger(self, pending)
+
+    def unshare(self, pending: deque[Any]) -> None:
+        if self._linger is not None:
+            self._linger.stop()
+            self._linger = None
+
+    def get_batch(self, limit: int) -> list[Any]:
+        raise TypeError("a writer cannot read")
+
+    def flush_concurrently(self, pending: deque[Any]) -> None:
+        """Hand on ``pending`` from another thread than the one appending to it."""
+        with self._lock:
+            self._send(pending, concurrent=True)
+
+    def _send(self, pending: deque[Any], concurrent: bool) -> None:
+        flags, waiter = self._flags, self._waiter
+        while pending:
+            count = min(len(pending), max(1, int(flags[self._want])))
+            if self._tokens >= 0:
+                count = take_tokens(self._tokens, count, waiter)
+            if count == len(pending) and not concurrent:
+                batch = list(pending)
+                pending.clear()
+            else:  # popleft of a counted snapshot: the worker may append meanwhile, never pop
+                batch = [pending.popleft() for _ in range(count)]
+            write_frame(self._fd, encode_batch(batch, self.name), waiter)
+            flags[self._hungry] = 0  # the waiting reader has something now
+
+
+class _Linger:
+    """A thread that hands on a worker's pending batch when a waiting reader pokes."""
+
+    def __init__(self, writer: WriterEnd, pending: deque[Any]) -> None:
+        self._writer = writer
+        self._pending = pending
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name="pypeln linger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._closing = True
+        try:
+            os.write(self._writer._poke_fds[1], b"\1")
+        except BlockingIOError:  # full of pokes already: the thread is about to wake
+            pass
+        self._thread.join()
+
+    def _serve(self) -> None:
+        read_fd = self._writer._poke_fds[0]
+        waiter = self._writer._waiter
+        try:
+            while not self._closing:
+                waiter.wait([read_fd])
+                try:
+                    os.read(read_fd, 4096)
+                except BlockingIOError:
+                    continue
+                if self._pending and not self._closing:
+                    self._writer.flush_concurrently(self._pending)
+        except Stopped:
+            pass  # the run stops
+        except Exception as error:  # e.g. an item that cannot be pickled: the worker raises it
+            self._writer.error = error
+
+
+def flags_array(size: int, context: Any) -> SharedInts:
+    """``size`` shared integers, zeroed, that child processes started by ``context`` see."""
+    return context.RawArray(c_int64, max(1, size))

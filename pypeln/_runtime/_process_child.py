@@ -1,0 +1,129 @@
+"""The body of a worker process: the shared blocking loop, wired to pipes.
+
+A worker reports to its parent on its own report pipe: ``("error", packed exception)`` when
+it fails, ``("done",)`` when it ends normally. Ending in any other way (a signal,
+``os._exit``, a crash) is seen by the parent through the process sentinel. Ctrl-C is the
+parent's to handle: a worker ignores SIGINT and stops when the parent says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import signal
+import threading
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from .._errors import Stopped
+from .._hooks import WorkerStatus
+from .._plan import Node
+from .._session import DeadlineFactory
+from .._stats import Counters, RunStatistics
+from ._blocking import Channel, run_worker
+from ._pipes import PipeMutex, Waiter, write_frame
+from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, inherit
+from ._process_codec import pack_error
+from ._process_shared import SharedActiveWorkers, SharedInts, ShippedStage
+from ._thread_channel import StopSignal
+from ._thread_deadline import ThreadDeadline
+
+
+@dataclass
+class WorkerSpec:
+    """Everything worker ``index`` of ``node`` needs, sent once when its process starts."""
+
+    node: Node  # its stage is a ShippedStage until the child unpacks it
+    index: int
+    channels: dict[int, ChannelWiring]  # this worker's views of its inbox and outboxes
+    slots: dict[int, int]  # outbox -> this worker's producer slot in it
+    flags: SharedInts
+    counters: Any  # a SharedCounters array
+    counter: int  # this worker's entry in it
+    status_slot: int  # the node's active-worker count in ``flags``
+    status_lock: tuple[int, int]
+    stop_fd: int
+    report_fd: int
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Descriptors travel as descriptors (spawn, forkserver); fork children inherit them.
+        fields = [getattr(self, field.name) for field in dataclasses.fields(self)]
+        lock = self.status_lock
+        fields[-3:] = [
+            (inherit(lock[0]), inherit(lock[1])),
+            inherit(self.stop_fd),
+            inherit(self.report_fd),
+        ]
+        return (WorkerSpec, tuple(fields))
+
+
+def worker_main(spec: WorkerSpec) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    context = ChildContext(spec)
+    run_worker(context.node, spec.index, context)
+    if not context.failed:
+        context.report(("done",))
+
+
+class ChildContext:
+    """``WorkerContext`` of a worker process."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        shipped = spec.node.stage
+        stage = shipped.stage if isinstance(shipped, ShippedStage) else shipped
+        self.node = Node(spec.node.name, spec.node.workers, stage, None, spec.node.inbox)
+        self.node.outboxes = spec.node.outboxes
+        self.spec = spec
+        self.statistics = RunStatistics()  # only a source would use it: sources stay home
+        self.waiter = Waiter(spec.stop_fd)
+        self.failed = False
+        self._stop_signal: StopSignal | None = None
+        stage_timeout = stage.timeout if stage is not None else 0
+        self.deadline: DeadlineFactory | None = self._deadline if stage_timeout else None
+
+    def channel(self, index: int) -> Channel:
+        spec = self.spec
+        if index == spec.node.inbox:
+            return ReaderEnd(spec.channels[index], spec.flags, self.waiter)
+        wiring = spec.channels[index]
+        return WriterEnd(wiring, spec.slots[index], spec.flags, self.waiter, spec.node.name)
+
+    def status(self, node: Node) -> WorkerStatus:
+        spec = self.spec
+        lock = PipeMutex(spec.status_lock)
+        return SharedActiveWorkers(spec.flags, spec.status_slot, node.workers, lock, self.waiter)
+
+    def counters(self, node: Node, index: int) -> Counters:
+        counters: Counters = self.spec.counters[self.spec.counter]
+        return counters
+
+    def fail(self, error: BaseException) -> None:
+        self.failed = True
+        self.report(("error", pack_error(error)))
+
+    def report(self, message: tuple[Any, ...]) -> None:
+        try:
+            write_frame(self.spec.report_fd, pickle.dumps(message), self.waiter)
+        except Stopped:
+            pass  # the run is over: nobody listens
+
+    def _deadline(self, fn: Any, timeout: float, counters: Counters) -> ThreadDeadline:
+        return ThreadDeadline(fn, timeout, counters, self._stop())
+
+    def _stop(self) -> StopSignal:
+        """A thread-side stop signal that follows the run's stop pipe (for timeout helpers)."""
+        if self._stop_signal is None:
+            stop = self._stop_signal = StopSignal()
+            threading.Thread(
+                target=partial(_follow, self.waiter, stop), name="pypeln stop", daemon=True
+            ).start()
+        return self._stop_signal
+
+
+def _follow(waiter: Waiter, stop: StopSignal) -> None:
+    try:
+        waiter.wait_for_stop()
+    except Stopped:
+        stop.set()

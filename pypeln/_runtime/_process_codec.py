@@ -1,0 +1,127 @@
+"""What crosses a process boundary: batches of elements, and exceptions.
+
+Batches are pickled once per hand-off (``pickle``, falling back to ``cloudpickle`` for
+lambdas and local classes). An exception keeps its type, arguments, attributes, notes and
+cause; the worker's traceback, which cannot be pickled, travels as text and is attached as
+a note. An exception that cannot be rebuilt in the consumer arrives as a ``RemoteError``
+carrying its type name, message and traceback text.
+
+>>> decode_batch(encode_batch([((0,), "a")], "map(f)"))
+[((0,), 'a')]
+>>> error = unpack_error(pack_error(KeyError("k")))
+>>> type(error).__name__, error.args
+('KeyError', ('k',))
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from typing import Any
+
+import cloudpickle
+
+from .._errors import RemoteError, SerializationError, add_note
+
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+#: How many causes of an exception (``raise ... from ...``) travel with it.
+MAX_CAUSES = 8
+
+
+def dumps(obj: Any) -> bytes:
+    """``pickle`` if it can, else ``cloudpickle`` (lambdas, closures, local classes)."""
+    try:
+        return pickle.dumps(obj, PROTOCOL)
+    except Exception:
+        payload: bytes = cloudpickle.dumps(obj, PROTOCOL)
+        return payload
+
+
+def encode_batch(batch: list[Any], producer: str) -> bytes:
+    """The batch as bytes; an element that cannot be pickled is named with its index."""
+    try:
+        return dumps(batch)
+    except Exception as error:
+        raise _unpicklable(batch, producer, error) from error
+
+
+def decode_batch(payload: bytes | bytearray) -> list[Any]:
+    batch: list[Any] = pickle.loads(payload)
+    return batch
+
+
+def _unpicklable(batch: list[Any], producer: str, error: Exception) -> SerializationError:
+    for index, value in batch:
+        try:
+            dumps(value)
+        except Exception as item_error:
+            return SerializationError(
+                f"stage {producer!r}: the item at index {index} ({type(value).__name__}) cannot "
+                f"be pickled to reach a worker process: {type(item_error).__name__}: {item_error}"
+            )
+    return SerializationError(f"stage {producer!r}: a batch cannot be pickled: {error}")
+
+
+def pack_error(error: BaseException, depth: int = 0) -> bytes:
+    """The exception as bytes that ``unpack_error`` turns back into it (see module doc)."""
+    text = "Traceback (most recent call last):\n" + "".join(
+        traceback.format_tb(error.__traceback__)
+    )
+    text += f"{type(error).__qualname__}: {error}"
+    cause = error.__cause__
+    packed_cause = (
+        pack_error(cause, depth + 1) if cause is not None and depth < MAX_CAUSES else None
+    )
+    return pickle.dumps(
+        (type(error).__qualname__, str(error), text, _pickled(error), packed_cause), PROTOCOL
+    )
+
+
+def unpack_error(payload: bytes | bytearray) -> BaseException:
+    type_name, message, text, body, cause = pickle.loads(payload)
+    error: BaseException | None = None
+    if body is not None:
+        try:
+            error = pickle.loads(body)
+        except Exception:
+            error = None
+    if error is None:
+        error = RemoteError(type_name, message, text)
+    add_note(error, "pypeln: traceback in the worker process:\n" + text)
+    if cause is not None:
+        error.__cause__ = unpack_error(cause)
+    return error
+
+
+def _pickled(error: BaseException) -> bytes | None:
+    """``error`` pickled so that it loads again, or None if it cannot be."""
+    for candidate in (error, _ByState(error)):
+        try:
+            body = dumps(candidate)
+            pickle.loads(body)  # an exception whose __init__ wants other arguments fails here
+            return body
+        except Exception:
+            continue
+    return None
+
+
+class _ByState:
+    """Rebuilds an exception from its type, ``args`` and attributes, without ``__init__``.
+
+    Exceptions whose constructor takes other arguments than it passes to ``super()``
+    cannot be unpickled the usual way (``type(*args)``); this way they can.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        error = self.error
+        return (_rebuild, (type(error), error.args, dict(getattr(error, "__dict__", {}))))
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error

@@ -1,0 +1,380 @@
+"""The ``process`` runtime: every stage worker is a process; sources run in parent threads.
+
+::
+
+    parent: source thread ──pipe──► stage 1 processes ──pipe──► … ──pipe──► consumer (parent)
+                                                                                │ waits on data,
+    parent: stop pipe ──► every wait of every worker and source thread          │ worker reports
+                                                                                │ and sentinels
+The consumer's every wait also watches each worker's report pipe and process sentinel: a
+worker's error, or its death without a report (``WorkerCrashedError``), stops the run at
+once. Closing the run writes the stop pipe, which wakes every wait of every worker; workers
+run ``on_done`` and exit. Any still running after ``STOP_GRACE`` (busy in user code) are
+killed, so every process of the run is gone within a second.
+
+Why ``forkserver`` is the default start method: ``fork`` copies the parent as it is,
+including locks held by its other threads (a pipeline that mixes thread and process stages
+always has some), which can deadlock the child; ``spawn`` is safe but starts a fresh
+interpreter per worker (about 0.3 s here for 4 workers). ``forkserver`` forks workers from a
+clean single-threaded server started once, with pypeln already imported: safe and fast.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Iterator, Sequence
+from time import monotonic
+from typing import Any
+
+from .._errors import Stopped, WorkerCrashedError
+from .._hooks import WorkerStatus
+from .._kernels import Element
+from .._plan import Node, compile_plan
+from .._stage import Stage
+from .._stats import Counters, RunStatistics
+from ._blocking import Channel, consume, run_worker
+from ._pipes import PipeMutex, Waiter, close_fds, make_pipe
+from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, flags_array
+from ._process_child import WorkerSpec, worker_main
+from ._process_codec import unpack_error
+from ._process_shared import ShippedStage, counters_array
+
+START_METHODS = ("forkserver", "spawn", "fork")
+#: Used when neither the stage's runtime, ``set_start_method`` nor $PYPELN_START_METHOD says.
+DEFAULT_START_METHOD = (
+    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+)
+#: How long stopping waits for workers to finish (``on_done``) before killing them.
+STOP_GRACE = 0.5
+#: How long stopping waits for source threads busy in user code before leaving them.
+JOIN_GRACE = 1.0
+
+_chosen: dict[str, str] = {}  # the global start method, set by set_start_method
+
+
+def check_start_method(where: str, method: object) -> str:
+    if method not in START_METHODS or method not in multiprocessing.get_all_start_methods():
+        available = [m for m in START_METHODS if m in multiprocessing.get_all_start_methods()]
+        raise ValueError(f"{where}: start_method must be one of {available}, got {method!r}")
+    return str(method)
+
+
+def set_start_method(method: str) -> None:
+    """Start the workers of every ``pl.process`` stage with ``method`` from now on.
+
+    One of ``"forkserver"`` (the default), ``"spawn"`` or ``"fork"``; the environment
+    variable ``PYPELN_START_METHOD`` does the same without code.
+
+    >>> set_start_method("spawn"); set_start_method(DEFAULT_START_METHOD)
+    """
+    _chosen["method"] = check_start_method("set_start_method()", method)
+
+
+def default_start_method() -> str:
+    if "method" in _chosen:
+        return _chosen["method"]
+    from_env = os.environ.get("PYPELN_START_METHOD")
+    if from_env:
+        return check_start_method("$PYPELN_START_METHOD", from_env)
+    return DEFAULT_START_METHOD
+
+
+class ProcessRuntime:
+    """Runs a graph with one process per stage worker (see the module docstring)."""
+
+    name = "process"
+
+    def __init__(self, start_method: str | None = None) -> None:
+        if start_method is not None:
+            check_start_method("using()", start_method)
+        self.start_method = start_method
+
+    def context(self) -> Any:
+        method = self.start_method or default_start_method()
+        if method == "forkserver":
+            _preload_forkserver()
+        return multiprocessing.get_context(method)
+
+    def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
+        return consume(ProcessRun(self, stage, maxsize, stats))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ProcessRuntime, (self.start_method,))
+
+
+def _preload_forkserver() -> None:
+    """Have the fork server import pypeln once, so workers forked from it start at once."""
+    from multiprocessing import forkserver
+
+    server: Any = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", 1) is not None:
+        return  # already running (or an unknown version): nothing to do
+    modules = list(getattr(server, "_preload_modules", ["__main__"]))
+    if __name__ not in modules:
+        multiprocessing.get_context("forkserver").set_forkserver_preload([*modules, __name__])
+
+
+class ProcessRun:
+    """One run of a plan: its pipes, shared memory, worker processes and source threads."""
+
+    def __init__(
+        self, runtime: ProcessRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
+    ) -> None:
+        self.plan = plan = compile_plan(stage, runtime, maxsize)
+        self.statistics = stats
+        self.deadline = None  # sources run here, and they have no timeout
+        self._context = runtime.context()
+        self._fds: list[int] = []
+        self._stop_r, self._stop_w = self._pipe(make_pipe())
+        self._status_lock = self._pipe(PipeMutex.create())
+        size = sum(ChannelWiring.flags_needed(spec.producers) for spec in plan.channels)
+        self._flags = flags_array(size + len(plan.nodes), self._context)
+        self._wirings: list[ChannelWiring] = []
+        base = 0
+        for spec in plan.channels:
+            wiring = ChannelWiring.create(spec.maxsize, spec.producers, spec.readers, base)
+            self._fds.extend(wiring.fds())
+            self._wirings.append(wiring)
+            base += ChannelWiring.flags_needed(spec.producers)
+        self._status_base = base
+        self._slots = self._producer_slots()
+        self._workers: dict[int, _Worker] = {}  # by sentinel
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self.waiter = Waiter(self._stop_r, self._watched, self._on_watch)
+        self.output: Channel = ReaderEnd(self._wirings[plan.output], self._flags, self.waiter)
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        workers = [node for node in self.plan.nodes if node.stage is not None]
+        counters = counters_array(sum(node.workers for node in workers), self._context)
+        counter = 0
+        for position, node in enumerate(self.plan.nodes):
+            self._flags[self._status_base + position] = node.workers
+            if node.stage is None:
+                continue
+            shipped = Node(node.name, node.workers, ShippedStage(node.stage), None, node.inbox)  # type: ignore[arg-type]
+            shipped.outboxes = node.outboxes
+            for index in range(node.workers):
+                self.statistics.add(node.name, counters[counter])
+                spec = self._spec(node, shipped, index, counters, counter, position)
+                self._start_worker(node, index, spec)
+                counter += 1
+        for node in self.plan.nodes:  # sources last: their first items find workers ready
+            if node.stage is None:
+                self._start_source(node)
+
+    def _spec(
+        self, node: Node, shipped: Node, index: int, counters: Any, counter: int, position: int
+    ) -> WorkerSpec:
+        assert node.inbox is not None
+        channels = {node.inbox: self._wirings[node.inbox].view(None)}
+        slots = {}
+        for outbox in node.outboxes:
+            slots[outbox] = self._slots[id(node), index, outbox]
+            channels[outbox] = self._wirings[outbox].view(slots[outbox])
+        return WorkerSpec(
+            node=shipped,
+            index=index,
+            channels=channels,
+            slots=slots,
+            flags=self._flags,
+            counters=counters,
+            counter=counter,
+            status_slot=self._status_base + position,
+            status_lock=self._status_lock,
+            stop_fd=self._stop_r,
+            report_fd=-1,  # set per worker
+        )
+
+    def _start_worker(self, node: Node, index: int, spec: WorkerSpec) -> None:
+        report_r, report_w = make_pipe()
+        spec.report_fd = report_w
+        process = self._context.Process(
+            target=worker_main, args=(spec,), name=f"pypeln {node.name} #{index}"
+        )
+        try:
+            process.start()
+        except BaseException:
+            os.close(report_r)
+            raise
+        finally:
+            os.close(report_w)
+        self._workers[process.sentinel] = _Worker(node.name, index, process, report_r)
+
+    def _start_source(self, node: Node) -> None:
+        context = _SourceContext(self, node)
+        thread = threading.Thread(
+            target=run_worker, args=(node, 0, context), name=f"pypeln {node.name}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _producer_slots(self) -> dict[tuple[int, int, int], int]:
+        slots: dict[tuple[int, int, int], int] = {}
+        taken = [0] * len(self._wirings)
+        for node in self.plan.nodes:
+            for outbox in node.outboxes:
+                for index in range(node.workers):
+                    slots[id(node), index, outbox] = taken[outbox]
+                    taken[outbox] += 1
+        return slots
+
+    def writer(self, node: Node, index: int, channel: int) -> WriterEnd:
+        slot = self._slots[id(node), index, channel]
+        waiter = Waiter(self._stop_r)
+        return WriterEnd(self._wirings[channel], slot, self._flags, waiter, node.name)
+
+    # -- watching workers --------------------------------------------------------------------
+
+    def _watched(self) -> Sequence[int]:
+        return [fd for worker in self._workers.values() for fd in worker.fds()]
+
+    def _on_watch(self, ready: list[int]) -> None:
+        """A worker reported or ended: record its error or its death, and stop the run."""
+        for worker in list(self._workers.values()):
+            if worker.report_fd in ready or worker.sentinel in ready:
+                self._check(worker, ended=worker.sentinel in ready)
+        if self._error is not None:
+            raise Stopped
+
+    def _check(self, worker: _Worker, ended: bool) -> None:
+        for message in worker.read_reports():
+            if message[0] == "error":
+                worker.reported = True
+                self.fail(unpack_error(message[1]))
+            else:
+                worker.reported = worker.done = True
+        if ended:
+            worker.reap()
+            del self._workers[worker.sentinel]
+            if not worker.reported:
+                self.fail(WorkerCrashedError(worker.stage, worker.index, worker.exitcode))
+
+    def fail(self, error: BaseException) -> None:
+        """Keep the first error and stop everything."""
+        with self._error_lock:
+            if self._error is None:
+                self._error = error
+        self._stop()
+
+    def raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def _stop(self) -> None:
+        try:
+            os.write(self._stop_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already written (or closed): it stays readable
+
+    def close(self) -> None:
+        """Stop every worker; kill those still busy after ``STOP_GRACE``; release everything."""
+        self._stop()
+        deadline = monotonic() + STOP_GRACE
+        while self._workers:
+            left = deadline - monotonic()
+            ready = multiprocessing.connection.wait(self._watched(), timeout=max(0.0, left))
+            for worker in list(self._workers.values()):
+                if worker.sentinel in ready:
+                    worker.read_reports()  # not read, a report could block the worker's exit
+                    worker.reap()
+                    del self._workers[worker.sentinel]
+                elif worker.report_fd in ready:
+                    worker.read_reports()
+            if left <= 0:
+                for worker in self._workers.values():
+                    worker.kill()
+                self._workers.clear()
+        deadline = monotonic() + JOIN_GRACE
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(max(0.0, deadline - monotonic()))
+        self._threads.clear()
+        close_fds(self._fds)
+        self._fds.clear()
+        self.waiter.forget_watch()  # no cycle keeps this run (and its stages' closures) alive
+
+    def _pipe(self, fds: tuple[int, int]) -> tuple[int, int]:
+        self._fds.extend(fds)
+        return fds
+
+
+class _SourceContext:
+    """``WorkerContext`` of a source thread in the parent."""
+
+    def __init__(self, run: ProcessRun, node: Node) -> None:
+        self._run = run
+        self._node = node
+        self.statistics = run.statistics
+        self.deadline = None
+
+    def channel(self, index: int) -> Channel:
+        return self._run.writer(self._node, 0, index)
+
+    def status(self, node: Node) -> WorkerStatus:
+        raise AssertionError("a source has no hooks")
+
+    def counters(self, node: Node, index: int) -> Counters:
+        return self.statistics.worker(node.name)
+
+    def fail(self, error: BaseException) -> None:
+        self._run.fail(error)
+
+
+class _Worker:
+    """The parent's view of one worker process: its sentinel and its report pipe."""
+
+    def __init__(self, stage: str, index: int, process: Any, report_fd: int) -> None:
+        self.stage = stage
+        self.index = index
+        self.process = process
+        self.sentinel: int = process.sentinel
+        self.report_fd = report_fd
+        self.done = False
+        self.reported = False  # an error or "done": anything else is a crash
+        self.exitcode: int | None = None
+        self._buffer = bytearray()
+        self._report_open = True
+
+    def fds(self) -> list[int]:
+        return [self.sentinel, self.report_fd] if self._report_open else [self.sentinel]
+
+    def read_reports(self) -> list[tuple[Any, ...]]:
+        """Every complete report the worker wrote so far (never blocks)."""
+        while True:
+            try:
+                chunk = os.read(self.report_fd, 1 << 20)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:  # the worker exited: only its sentinel is left to watch
+                self._report_open = False
+                break
+            self._buffer += chunk
+        messages = []
+        while len(self._buffer) >= 8:
+            size = int.from_bytes(self._buffer[:8], "little")
+            if len(self._buffer) < 8 + size:
+                break
+            messages.append(pickle.loads(self._buffer[8 : 8 + size]))
+            del self._buffer[: 8 + size]
+        return messages
+
+    def reap(self) -> None:
+        self.process.join()
+        self.exitcode = self.process.exitcode
+        self.process.close()
+        os.close(self.report_fd)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.reap()

@@ -1,0 +1,60 @@
+"""``process``: every worker is a process. For CPU-bound Python (parsing, image work,
+feature extraction): true parallelism on every core. Alias: ``pl.pr``.
+
+Functions, hooks, lambdas and closures reach the workers with cloudpickle, once per worker.
+Workers start with ``forkserver`` by default (safe when the parent runs threads, and fast);
+choose another start method globally with ``set_start_method`` (or the environment variable
+``PYPELN_START_METHOD``), or per stage with ``using(start_method=...)``.
+
+>>> import pypeln as pl
+>>> sorted(range(4) | pl.process.map(lambda x: x + 1, workers=2))
+[1, 2, 3, 4]
+"""
+
+from ._api import Api
+from ._process_namespace import Namespace
+from ._runtime._processes import ProcessRuntime, set_start_method
+from ._stage import RunIterator, Stage
+
+_api = Api(ProcessRuntime())
+runtime = _api.runtime
+
+map = _api.map
+flat_map = _api.flat_map
+filter = _api.filter
+each = _api.each
+concat = _api.concat
+ordered = _api.ordered
+from_iterable = _api.from_iterable
+to_iterable = _api.to_iterable
+run = _api.run
+
+
+def using(start_method: str) -> Api:
+    """The ``process`` API whose stages start their workers with ``start_method``.
+
+    >>> import pypeln as pl
+    >>> spawn = pl.process.using("spawn")
+    >>> sorted(spawn.map(abs, [-1, 2]))
+    [1, 2]
+    """
+    return Api(ProcessRuntime(start_method))
+
+
+__all__ = [
+    "Namespace",
+    "RunIterator",
+    "Stage",
+    "concat",
+    "each",
+    "filter",
+    "flat_map",
+    "from_iterable",
+    "map",
+    "ordered",
+    "run",
+    "runtime",
+    "set_start_method",
+    "to_iterable",
+    "using",
+]

@@ -1,0 +1,31 @@
+"""What a test and a backend's workers both see: events, barriers, locks, lists.
+
+For in-process backends these are the ``threading`` objects and plain lists; for workers
+in other processes, proxies to a manager process.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class Shared:
+    """Factory of shared objects; ``manager`` is None for in-process backends."""
+
+    def __init__(self, manager: Any | None) -> None:
+        self._manager = manager
+
+    def event(self) -> Any:
+        return threading.Event() if self._manager is None else self._manager.Event()
+
+    def barrier(self, parties: int, timeout: float) -> Any:
+        if self._manager is None:
+            return threading.Barrier(parties, timeout=timeout)
+        return self._manager.Barrier(parties, timeout=timeout)
+
+    def lock(self) -> Any:
+        return threading.Lock() if self._manager is None else self._manager.Lock()
+
+    def list(self) -> Any:
+        return [] if self._manager is None else self._manager.list()
