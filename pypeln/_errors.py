@@ -83,17 +83,28 @@ class WorkerCrashedError(PypelnError):
     "stage 'map(f)': worker 1 died without reporting (exit code -9: killed by signal 9)"
     """
 
-    def __init__(self, stage: str, worker: int, exitcode: int | None) -> None:
+    def __init__(
+        self, stage: str, worker: int, exitcode: int | None, started: bool = True
+    ) -> None:
         how = "" if exitcode is None or exitcode >= 0 else f": killed by signal {-exitcode}"
+        hint = (
+            ""
+            if started
+            else "; it failed before it started: under forkserver and spawn a worker imports "
+            "the main module, so a script must run its pipeline under "
+            "`if __name__ == '__main__':`"
+        )
         super().__init__(
-            f"stage {stage!r}: worker {worker} died without reporting (exit code {exitcode}{how})"
+            f"stage {stage!r}: worker {worker} died without reporting "
+            f"(exit code {exitcode}{how}){hint}"
         )
         self.stage = stage
         self.worker = worker
         self.exitcode = exitcode
+        self.started = started
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.stage, self.worker, self.exitcode))
+        return (type(self), (self.stage, self.worker, self.exitcode, self.started))
 
 
 class RemoteError(PypelnError):

@@ -15,10 +15,26 @@ from hypothesis import settings
 import pypeln as pl
 from tests.shared import Shared
 
+CONTRACT_MODULES = ["bad_input", "concurrency", "errors", "hooks", "results", "teardown", "timeout"]
+
 # `HYPOTHESIS_PROFILE=stress make test` runs every law on many more examples.
 settings.register_profile("default", max_examples=60)
 settings.register_profile("stress", max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Worker processes import the test module whose functions they run; without bytecode caches
+# (PYTHONDONTWRITEBYTECODE) that means compiling it and hypothesis for every worker. The
+# fork server imports them once instead (pypeln adds itself to this list).
+multiprocessing.get_context("forkserver").set_forkserver_preload(
+    [
+        "__main__",
+        "hypothesis",
+        "tests.shared",
+        *(f"tests.contract.test_{name}" for name in CONTRACT_MODULES),
+        "tests.properties.test_laws",
+        "tests.runtime.test_process",
+    ]
+)
 
 #: Every backend the contract suite covers; adding a backend is adding its name here.
 #: "process-fork" is the process backend with the fork start method (the default is

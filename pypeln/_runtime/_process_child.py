@@ -1,7 +1,7 @@
 """The body of a worker process: the shared blocking loop, wired to pipes.
 
 A worker reports to its parent on its own report pipe: ``("error", packed exception)`` when
-it fails, ``("done",)`` when it ends normally. Ending in any other way (a signal,
+it fails, ``("done",)`` when it ends normally, and ``("started",)`` first of all. Ending in any other way (a signal,
 ``os._exit``, a crash) is seen by the parent through the process sentinel. Ctrl-C is the
 parent's to handle: a worker ignores SIGINT and stops when the parent says so.
 """
@@ -62,6 +62,7 @@ def worker_main(spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     context = ChildContext(spec)
+    context.report(("started",))
     run_worker(context.node, spec.index, context)
     if not context.failed:
         context.report(("done",))

@@ -248,13 +248,18 @@ class ProcessRun:
             if message[0] == "error":
                 worker.reported = True
                 self.fail(unpack_error(message[1]))
+            elif message[0] == "started":
+                worker.started = True
             else:
                 worker.reported = worker.done = True
         if ended:
             worker.reap()
             del self._workers[worker.sentinel]
             if not worker.reported:
-                self.fail(WorkerCrashedError(worker.stage, worker.index, worker.exitcode))
+                crash = WorkerCrashedError(
+                    worker.stage, worker.index, worker.exitcode, worker.started
+                )
+                self.fail(crash)
 
     def fail(self, error: BaseException) -> None:
         """Keep the first error and stop everything."""
@@ -342,6 +347,7 @@ class _Worker:
         self.report_fd = report_fd
         self.done = False
         self.reported = False  # an error or "done": anything else is a crash
+        self.started = False
         self.exitcode: int | None = None
         self._buffer = bytearray()
         self._report_open = True

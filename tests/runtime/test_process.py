@@ -1,0 +1,216 @@
+"""Process-only behaviour: start methods, pickling, crashes, interrupts and leaks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import pypeln as pl
+
+METHODS = ["forkserver", "spawn", "fork"]
+
+
+def notes(error: BaseException) -> str:
+    return "\n".join(getattr(error, "__notes__", []))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_lambdas_closures_and_nested_functions_reach_workers(method: str) -> None:
+    api = pl.process.using(method)
+    offset = 100
+
+    def nested(x: int) -> int:
+        def inner(y: int) -> int:
+            return y + offset
+
+        return inner(x)
+
+    stage = api.map(nested, range(20), workers=2, on_start=lambda: {"unused": offset})
+    stage = api.filter(lambda x: x % 2 == 0, stage, workers=2)
+    assert sorted(stage) == [x + offset for x in range(20) if (x + offset) % 2 == 0]
+
+
+class ExtraArguments(Exception):
+    """Its constructor takes other arguments than it passes on: plain unpickling fails."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()
+
+
+def raise_extra(x: int) -> int:
+    if x == 3:
+        raise ExtraArguments(7, "bad row")
+    return x
+
+
+def raise_unpicklable(x: int) -> int:
+    raise Unpicklable()
+
+
+def test_exception_with_other_constructor_arguments_keeps_its_type() -> None:
+    with pytest.raises(ExtraArguments) as caught:
+        list(pl.process.map(raise_extra, range(10)))
+    assert caught.value.args == ("7: bad row",) and caught.value.code == 7
+    assert "in raise_extra" in notes(caught.value)  # the worker's traceback, as text
+    assert "element (3,): 3" in notes(caught.value)
+
+
+def test_exception_that_cannot_be_pickled_arrives_as_remote_error() -> None:
+    with pytest.raises(pl.RemoteError) as caught:
+        list(pl.process.map(raise_unpicklable, range(3)))
+    error = caught.value
+    assert error.type_name == "Unpicklable" and error.message == "holds a lock"
+    assert "raise_unpicklable" in error.traceback_text
+
+
+def test_result_that_cannot_be_pickled_names_stage_and_index() -> None:
+    def lock_at_two(x: int) -> object:
+        return threading.Lock() if x == 2 else x
+
+    with pytest.raises(pl.SerializationError, match=r"stage 'map\(lock_at_two\)'.*index \(2,\)"):
+        list(pl.process.map(lock_at_two, range(5)))
+
+
+def test_item_that_cannot_be_pickled_names_source_and_index() -> None:
+    with pytest.raises(pl.SerializationError, match=r"from_iterable\(list\).*index \(1,\)"):
+        list(pl.process.map(str, [1, threading.Lock(), 3]))
+
+
+def test_function_that_cannot_be_pickled_names_the_stage() -> None:
+    lock = threading.Lock()
+    with pytest.raises(pl.SerializationError, match=r"stage 'map\(<lambda>\)'"):
+        list(pl.process.map(lambda x: lock, [1]))
+
+
+def die_by_kill(x: int) -> int:
+    if x == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def die_by_exit(x: int) -> int:
+    if x == 5:
+        os._exit(3)
+    return x
+
+
+@pytest.mark.parametrize(("die", "code"), [(die_by_kill, -signal.SIGKILL), (die_by_exit, 3)])
+def test_a_worker_that_dies_raises_worker_crashed_error(die: Any, code: int) -> None:
+    stage = pl.process.map(die, range(10_000), workers=2, maxsize=4)
+    started = time.monotonic()
+    with pytest.raises(pl.WorkerCrashedError) as caught:
+        list(stage)
+    assert time.monotonic() - started < 5  # seen through the sentinel, not a timeout
+    error = caught.value
+    assert error.exitcode == code and error.stage == f"map({die.__name__})"
+    assert error.worker in (0, 1) and f"exit code {code}" in str(error)
+
+
+def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
+    busy = manager.Barrier(4, timeout=10)  # three workers inside f, and the interrupter
+
+    def wait_forever(x: int) -> int:
+        busy.wait()
+        threading.Event().wait()
+        return x
+
+    def interrupt_when_busy() -> None:
+        busy.wait()
+        os.kill(os.getpid(), signal.SIGINT)  # the consumer is in poll(): a real signal
+
+    interrupter = threading.Thread(target=interrupt_when_busy)
+    interrupter.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in pl.process.map(wait_forever, range(100), workers=3, maxsize=2):
+                pass
+    finally:
+        interrupter.join()
+    assert not _live_children()
+
+
+def _live_children() -> list[str]:
+    """Processes (zombies included) whose parent is this process, but not managers."""
+    me = str(os.getpid())
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields[1] == me and "resource_tracker" not in command and "forkserver" not in command:
+            found.append(f"{pid} {fields[0]} {command[:80]}")
+    return [child for child in found if "spawn_main" not in child or " Z " in child]
+
+
+def _snapshot() -> tuple[int, set[str]]:
+    return len(os.listdir("/proc/self/fd")), set(os.listdir("/dev/shm"))
+
+
+def test_a_thousand_runs_leave_no_zombie_descriptor_or_shared_memory() -> None:
+    api = pl.process.using("fork")  # the fastest to start; the wiring is the same
+    list(api.map(abs, range(3)))  # warm-up: anything created once per process
+    fds_before, shm_before = _snapshot()
+    for round_ in range(1000):
+        stage = api.filter(bool, api.map(abs, range(50), workers=2, maxsize=2), maxsize=1)
+        if round_ % 2:
+            list(stage)
+        else:
+            for _ in stage:
+                break
+    fds_after, shm_after = _snapshot()
+    assert fds_after == fds_before and shm_after == shm_before
+    assert not [child for child in _live_children() if " Z " in child]
+
+
+def test_start_method_is_checked_and_can_be_set_globally(monkeypatch: Any) -> None:
+    with pytest.raises(ValueError, match=r"using\(\): start_method must be one of"):
+        pl.process.using("threads")
+    with pytest.raises(ValueError, match=r"set_start_method\(\): start_method must be one of"):
+        pl.process.set_start_method("nope")
+    monkeypatch.setenv("PYPELN_START_METHOD", "fork")
+    assert pl.process.runtime.context().get_start_method() == "fork"  # type: ignore[attr-defined]
+    monkeypatch.setenv("PYPELN_START_METHOD", "bogus")
+    with pytest.raises(ValueError, match="PYPELN_START_METHOD"):
+        list(pl.process.map(abs, [1]))
+
+
+def test_thread_process_thread_pipeline_with_bounded_queues() -> None:
+    def source() -> Iterator[int]:
+        yield from range(2000)
+
+    stage = pl.thread.flat_map(lambda x: [x, x], source(), workers=4, maxsize=10)
+    stage = pl.process.map(lambda x: x * 2, stage, workers=2, maxsize=5)
+    stage = pl.thread.filter(lambda x: x % 4 == 0, stage, workers=3, maxsize=3)
+    assert sorted(stage) == sorted(y * 2 for x in range(2000) for y in (x, x) if y * 2 % 4 == 0)
+
+
+def test_a_script_without_main_guard_gets_a_hint(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("import pypeln as pl\nprint(list(pl.process.map(abs, [-1])))\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "WorkerCrashedError" in done.stderr and "__name__ == '__main__'" in done.stderr
