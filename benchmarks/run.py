@@ -15,6 +15,13 @@ Scenarios (see ``SCENARIOS``):
 * ``sleep``: 2,000 calls of ``time.sleep(0.01)`` through ``pl.thread.map(workers=100)``.
   It measures scheduling overhead under blocking calls: wall time against the ideal
   ``2000 * 0.01 / 100 = 0.2 s``, with ``ThreadPoolExecutor(100).map`` as a peer.
+* ``process-trivial``: the ``trivial`` pipeline on ``pl.process`` over 300,000 ints, against
+  three chained one-process ``multiprocessing.Pool``s (``imap``, ``chunksize=1000``). It
+  measures what moving elements between processes costs: elements/s and the ratio to Pool.
+* ``process-cpu``: 2,000 items of about 1 ms of pure Python each (a loop calibrated at run
+  time) through ``pl.process.map``, ``workers=2`` against ``workers=1``: the speed-up.
+* ``process-latency``: one item through ``pl.process.map(workers=4)``, start to finish
+  (starting and stopping 4 processes), against ``ProcessPoolExecutor(4)`` doing the same.
 
 Every contender gets one untimed warm-up run, then ``--repeat`` timed runs
 (``time.perf_counter``) interleaved with its baseline, so that both see the same machine
@@ -30,13 +37,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
@@ -54,6 +62,16 @@ SLEEP_CALLS = 2_000
 SLEEP_SECONDS = 0.01
 SLEEP_WORKERS = 100
 SLEEP_BACKENDS: tuple[str, ...] = ("thread",)
+
+# The ``process-*`` scenarios.
+PROCESS_START_METHOD = "forkserver"  # pl.process's default, also used by its baselines
+PROCESS_TRIVIAL_N = 300_000
+POOL_CHUNKSIZE = 1_000
+CPU_ITEMS = 2_000
+CPU_SECONDS = 0.001  # pure Python per item, calibrated at run time
+CPU_WORKERS = (1, 2)  # the first is the baseline
+LATENCY_WORKERS = 4
+LATENCY_MIN_REPEAT = 7
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,10 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("trivial", "sync"): Target(min_value=1_000_000, min_ratio=0.20),
     ("trivial", "thread"): Target(min_value=250_000),
     ("sleep", "thread"): Target(max_ratio=1.2),
+    ("process-trivial", "process"): Target(min_value=250_000, min_ratio=0.20),
+    ("process-cpu", "process workers=2"): Target(min_ratio=1.9),
+    ("process-latency", "process"): Target(max_ratio=2.0),
+    ("process-latency", "process using('fork')"): Target(max_ratio=2.0),
 }
 
 
@@ -301,23 +323,28 @@ def trivial(options: Options) -> Report:
     for n in sorted({trivial_n(name, options) for name in backends}, reverse=True):
         base = timings[baseline_name(n)]
         base_rate = None if base.error else n / base.median
-        report.rows.append(rate_row(baseline_name(n), n, base, None, None))
+        report.rows.append(rate_row("trivial", baseline_name(n), n, base, base_rate, None))
         for name in backends:
             if trivial_n(name, options) == n:
-                report.rows.append(
-                    rate_row(name, n, timings[name], base_rate, TARGETS.get(("trivial", name)))
-                )
+                target = TARGETS.get(("trivial", name))
+                report.rows.append(rate_row("trivial", name, n, timings[name], base_rate, target))
     return report
 
 
 def rate_row(
-    name: str, n: int, timing: Timing, base_rate: float | None, target: Target | None
+    scenario: str,
+    name: str,
+    n: int,
+    timing: Timing,
+    base_rate: float | None,
+    target: Target | None,
 ) -> Row:
+    """Elements/s of ``n`` elements, and the ratio to ``base_rate`` (None: the base failed)."""
     if timing.error is not None:
-        return Row("trivial", name, "elements/s", None, None, target, timing.error)
+        return Row(scenario, name, "elements/s", None, None, target, timing.error)
     rate = n / timing.median
-    ratio = 1.0 if base_rate is None else rate / base_rate
-    return Row("trivial", name, "elements/s", rate, ratio, target)
+    ratio = None if base_rate is None else rate / base_rate
+    return Row(scenario, name, "elements/s", rate, ratio, target)
 
 
 # -- scenario: sleep --------------------------------------------------------------------------
@@ -354,7 +381,7 @@ def sleep(options: Options) -> Report:
     for contender in contenders:
         timing = timings[contender.name]
         target = TARGETS.get(("sleep", contender.name))
-        report.rows.append(wall_row(contender.name, timing, ideal, target))
+        report.rows.append(wall_row("sleep", contender.name, timing, ideal, target))
         report.notes.append(spread_note(contender.name, timing))
     peer = timings["ThreadPoolExecutor.map"]
     for name in backends:
@@ -364,10 +391,209 @@ def sleep(options: Options) -> Report:
     return report
 
 
-def wall_row(name: str, timing: Timing, ideal: float, target: Target | None) -> Row:
+def wall_row(
+    scenario: str, name: str, timing: Timing, reference: float | None, target: Target | None
+) -> Row:
+    """Median wall time, and its ratio to ``reference`` seconds (None: the reference failed)."""
     if timing.error is not None:
-        return Row("sleep", name, "s", None, None, target, timing.error)
-    return Row("sleep", name, "s", timing.median, timing.median / ideal, target)
+        return Row(scenario, name, "s", None, None, target, timing.error)
+    ratio = None if reference is None else timing.median / reference
+    return Row(scenario, name, "s", timing.median, ratio, target)
+
+
+# -- process scenarios: shared ----------------------------------------------------------------
+
+
+def no_process_backend(report: Report) -> Report | None:
+    """``report`` with a note saying why it is empty, if pypeln has no ``process`` backend."""
+    if "process" in available_backends():
+        return None
+    report.notes.append("pypeln has no process backend: nothing measured")
+    return report
+
+
+def median_ratio(timings: dict[str, Timing], name: str, reference: str) -> str | None:
+    """``name``'s median wall time over ``reference``'s, as a note (None if either failed)."""
+    timing, base = timings[name], timings[reference]
+    if timing.error is not None or base.error is not None:
+        return None
+    return f"{name} wall / {reference} wall: {timing.median / base.median:.2f}x"
+
+
+# -- scenario: process-trivial ----------------------------------------------------------------
+
+POOL_CHAIN = "chained Pool(1) x 3"
+
+
+def mark_even(x: int) -> tuple[bool, int]:
+    """``is_even`` for a Pool stage, which cannot drop items: the verdict travels with ``x``."""
+    return is_even(x), x
+
+
+def pool_chain(n: int) -> list[int]:
+    """The baseline of ``process-trivial``: three one-process Pools, each imap feeding the next.
+
+    Pool has no filter, so the middle pool returns ``(keep, x)`` pairs and a generator in the
+    parent drops the odd ones on their way into the third pool. Creating and terminating the
+    pools is timed, as starting and stopping its processes is for pypeln.
+    """
+    context = multiprocessing.get_context(PROCESS_START_METHOD)
+    with context.Pool(1) as first, context.Pool(1) as second, context.Pool(1) as third:
+        incremented = first.imap(inc, range(n), chunksize=POOL_CHUNKSIZE)
+        marked = second.imap(mark_even, incremented, chunksize=POOL_CHUNKSIZE)
+        evens = (x for keep, x in marked if keep)
+        return list(third.imap(double, evens, chunksize=POOL_CHUNKSIZE))
+
+
+def process_trivial(options: Options) -> Report:
+    n = options.n if options.n is not None else PROCESS_TRIVIAL_N
+    report = Report(
+        title="process-trivial: map(x+1) -> filter(x%2==0) -> map(x*2) on pl.process, "
+        "workers=1, maxsize=0",
+        ratio_meaning=f"elements/s relative to three chained Pool(1).imap(chunksize="
+        f"{POOL_CHUNKSIZE:,}) ({PROCESS_START_METHOD}), same n, same run; process start-up "
+        "and shutdown timed on both sides",
+    )
+    if no_process_backend(report):
+        return report
+    check = same_items(generator_chain(n))
+    contenders = [
+        Contender(POOL_CHAIN, partial(pool_chain, n), check),
+        Contender("process", partial(pipeline_chain, backend("process"), n), check),
+    ]
+    timings = measure(contenders, options.repeat)
+    base = timings[POOL_CHAIN]
+    base_rate = None if base.error else n / base.median
+    report.rows.append(
+        rate_row("process-trivial", f"{POOL_CHAIN} (n={n:,})", n, base, base_rate, None)
+    )
+    target = TARGETS.get(("process-trivial", "process"))
+    report.rows.append(
+        rate_row("process-trivial", "process", n, timings["process"], base_rate, target)
+    )
+    report.notes.extend(spread_note(c.name, timings[c.name]) for c in contenders)
+    return report
+
+
+# -- scenario: process-cpu --------------------------------------------------------------------
+
+
+def spin(loops: int, x: int) -> int:
+    """CPU-bound work: ``loops`` iterations of pure Python, then ``x`` unchanged."""
+    total = 0
+    for i in range(loops):
+        total += i
+    return x
+
+
+def time_spin(loops: int) -> float:
+    start = time.perf_counter()
+    spin(loops, 0)
+    return time.perf_counter() - start
+
+
+def calibrate_spin(seconds: float) -> int:
+    """How many ``spin`` loops take ``seconds`` here (best of 5, measured over >= 50 ms)."""
+    loops = 1_000
+    while time_spin(loops) < 0.05:
+        loops *= 2
+    per_loop = min(time_spin(loops) for _ in range(5)) / loops
+    return max(1, round(seconds / per_loop))
+
+
+def cpu_pipeline(module: ModuleType, loops: int, workers: int) -> list[int]:
+    return list(module.map(partial(spin, loops), range(CPU_ITEMS), workers=workers))
+
+
+def process_cpu(options: Options) -> Report:
+    report = Report(
+        title=f"process-cpu: {CPU_ITEMS:,} x ~{CPU_SECONDS * 1000:g} ms of pure Python, "
+        "pl.process.map workers=2 vs workers=1",
+        ratio_meaning="elements/s relative to workers=1 in the same run (the speed-up)",
+    )
+    if no_process_backend(report):
+        return report
+    loops = calibrate_spin(CPU_SECONDS)
+    item_seconds = min(time_spin(loops) for _ in range(5))
+    check = same_items(list(range(CPU_ITEMS)))
+    names = {workers: f"process workers={workers}" for workers in CPU_WORKERS}
+    contenders = [
+        Contender(names[workers], partial(cpu_pipeline, pl.process, loops, workers), check)
+        for workers in CPU_WORKERS
+    ]
+    timings = measure(contenders, options.repeat)
+    base = timings[names[CPU_WORKERS[0]]]
+    base_rate = None if base.error else CPU_ITEMS / base.median
+    ideal = CPU_ITEMS * item_seconds
+    report.notes.append(
+        f"calibration: {loops:,} loops per item, {item_seconds * 1000:.2f} ms in the parent "
+        f"(best of 5); ideal wall time {ideal:.2f} s / workers"
+    )
+    for workers, name in names.items():
+        timing = timings[name]
+        target = TARGETS.get(("process-cpu", name))
+        report.rows.append(rate_row("process-cpu", name, CPU_ITEMS, timing, base_rate, target))
+        report.notes.append(spread_note(name, timing))
+        if timing.error is None:
+            report.notes.append(f"{name}: wall / ideal {timing.median * workers / ideal:.2f}x")
+    return report
+
+
+# -- scenario: process-latency ----------------------------------------------------------------
+
+EXECUTOR = "ProcessPoolExecutor"
+EXECUTOR_FORKSERVER = "ProcessPoolExecutor forkserver"
+PROCESS_FORK = "process using('fork')"
+
+
+def executor_one(start_method: str | None) -> list[int]:
+    """One item through a fresh executor (``None``: multiprocessing's default start method)."""
+    context = None if start_method is None else multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(LATENCY_WORKERS, mp_context=context) as executor:
+        return list(executor.map(inc, [1]))
+
+
+def pipeline_one(module: Any) -> list[int]:
+    """One item through a fresh pipeline: start its workers, run, stop them."""
+    return list(module.map(inc, [1], workers=LATENCY_WORKERS))
+
+
+def process_latency(options: Options) -> Report:
+    default_method = multiprocessing.get_start_method()
+    report = Report(
+        title=f"process-latency: 1 item through map(x+1), workers={LATENCY_WORKERS}, "
+        "start to finish",
+        ratio_meaning=f"wall time relative to ProcessPoolExecutor({LATENCY_WORKERS}) "
+        f"(multiprocessing's default start method, {default_method} here), same run",
+    )
+    if no_process_backend(report):
+        return report
+
+    def check(result: Any) -> bool:
+        return bool(result == [2])
+
+    contenders = [
+        Contender(EXECUTOR, partial(executor_one, None), check),
+        Contender(EXECUTOR_FORKSERVER, partial(executor_one, "forkserver"), check),
+        Contender("process", partial(pipeline_one, pl.process), check),
+        Contender(PROCESS_FORK, partial(pipeline_one, pl.process.using("fork")), check),
+    ]
+    timings = measure(contenders, max(options.repeat, LATENCY_MIN_REPEAT))
+    base = timings[EXECUTOR]
+    reference = None if base.error else base.median
+    for contender in contenders:
+        timing = timings[contender.name]
+        target = TARGETS.get(("process-latency", contender.name))
+        report.rows.append(wall_row("process-latency", contender.name, timing, reference, target))
+        report.notes.append(spread_note(contender.name, timing))
+    same_method = [("process", EXECUTOR_FORKSERVER)]
+    if default_method == "fork":
+        same_method.append((PROCESS_FORK, EXECUTOR))
+    for name, peer in same_method:
+        note = median_ratio(timings, name, peer)
+        if note is not None:
+            report.notes.append(f"same start method: {note}")
+    return report
 
 
 # -- output and entry point -------------------------------------------------------------------
@@ -376,6 +602,9 @@ def wall_row(name: str, timing: Timing, ideal: float, target: Target | None) -> 
 SCENARIOS: dict[str, Callable[[Options], Report]] = {
     "trivial": trivial,
     "sleep": sleep,
+    "process-trivial": process_trivial,
+    "process-cpu": process_cpu,
+    "process-latency": process_latency,
 }
 
 HEADER = ["scenario", "backend", "elements/s or seconds", "ratio vs baseline", "target", "met"]

@@ -1,8 +1,9 @@
 """The body of a worker process: the shared blocking loop, wired to pipes.
 
-A worker reports to its parent on its own report pipe: ``("error", packed exception)`` when
-it fails, ``("done",)`` when it ends normally, and ``("started",)`` first of all. Ending in any other way (a signal,
-``os._exit``, a crash) is seen by the parent through the process sentinel. Ctrl-C is the
+A worker reports to its parent on its own report pipe: ``("started",)`` first of all, then
+``("error", packed exception)`` when it fails or ``("done",)`` when it ends normally. Ending
+in any other way (a signal, ``os._exit``, a crash) is seen by the parent through the
+process sentinel. Ctrl-C is the
 parent's to handle: a worker ignores SIGINT and stops when the parent says so.
 """
 
