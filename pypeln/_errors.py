@@ -83,9 +83,7 @@ class WorkerCrashedError(PypelnError):
     "stage 'map(f)': worker 1 died without reporting (exit code -9: killed by signal 9)"
     """
 
-    def __init__(
-        self, stage: str, worker: int, exitcode: int | None, started: bool = True
-    ) -> None:
+    def __init__(self, stage: str, worker: int, exitcode: int | None, started: bool = True) -> None:
         how = "" if exitcode is None or exitcode >= 0 else f": killed by signal {-exitcode}"
         hint = (
             ""
