@@ -13,8 +13,29 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from typing_extensions import Self
 
-class Namespace:
+
+class HoldsLock:
+    """``with obj:`` holds ``obj._lock`` (the part every backend's Namespace shares)."""
+
+    __slots__ = ()
+    _lock: Any
+
+    def __enter__(self) -> Self:
+        self._lock.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+
+class Namespace(HoldsLock):
     """An attribute bag shared by every worker; ``with ns:`` holds its (reentrant) lock."""
 
     __slots__ = ("__dict__", "_lock")
@@ -30,18 +51,6 @@ class Namespace:
     def __setattr__(self, name: str, value: Any) -> None:
         # Declared so that typed code may set any name (``ns.total += 1``).
         object.__setattr__(self, name, value)
-
-    def __enter__(self) -> Namespace:
-        self._lock.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._lock.release()
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{key}={value!r}" for key, value in self.__dict__.items())

@@ -13,14 +13,13 @@ Namespace(count=1)
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 from . import _namespace
 from ._runtime._processes import ProcessRuntime
 
 
-class Namespace:
+class Namespace(_namespace.HoldsLock):
     __doc__ = _namespace.Namespace.__doc__
     __slots__ = ("_lock", "_manager", "_values")
 
@@ -37,18 +36,6 @@ class Namespace:
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._values, name, value)
-
-    def __enter__(self) -> Namespace:
-        self._lock.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._lock.release()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Workers get the proxies only; the manager stays with (and ends with) its creator.

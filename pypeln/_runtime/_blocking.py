@@ -19,9 +19,10 @@ hold (``Channel.share``), so an item is never stuck behind a slow next one.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Protocol
 
 from .._errors import Stopped, mark_stage
@@ -146,6 +147,19 @@ def consume(run: Run) -> Iterator[Element]:
         run.raise_error()
     finally:
         run.close()
+
+
+def join_threads(threads: list[threading.Thread], grace: float) -> None:
+    """Join every thread (but the caller's own) within ``grace`` seconds in all; forget them.
+
+    A thread still busy in user code after that is left behind (threads cannot be killed).
+    """
+    deadline = monotonic() + grace
+    current = threading.current_thread()
+    for thread in threads:
+        if thread is not current:
+            thread.join(max(0.0, deadline - monotonic()))
+    threads.clear()
 
 
 def run_worker(node: Node, index: int, context: WorkerContext) -> None:

@@ -35,7 +35,7 @@ from .._kernels import Element
 from .._plan import Node, compile_plan
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import Channel, consume, run_worker
+from ._blocking import Channel, consume, join_threads, run_worker
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe
 from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main
@@ -299,12 +299,7 @@ class ProcessRun:
                 for worker in self._workers.values():
                     worker.kill()
                 self._workers.clear()
-        deadline = monotonic() + JOIN_GRACE
-        current = threading.current_thread()
-        for thread in self._threads:
-            if thread is not current:
-                thread.join(max(0.0, deadline - monotonic()))
-        self._threads.clear()
+        join_threads(self._threads, JOIN_GRACE)
         close_fds(self._fds)
         self._fds.clear()
         self.waiter.forget_watch()  # no cycle keeps this run (and its stages' closures) alive

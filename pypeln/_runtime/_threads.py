@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from functools import partial
-from time import monotonic
 from typing import Any
 
 from .._hooks import ActiveWorkers
@@ -33,7 +32,7 @@ from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import Channel, consume, run_worker
+from ._blocking import Channel, consume, join_threads, run_worker
 from ._thread_channel import StopSignal, ThreadChannel
 from ._thread_deadline import ThreadDeadline
 
@@ -111,9 +110,4 @@ class ThreadRun:
     def close(self) -> None:
         """Stop every worker and wait (a bounded time) for their threads to end."""
         self.stop.set()
-        deadline = monotonic() + JOIN_GRACE
-        current = threading.current_thread()
-        for thread in self._threads:
-            if thread is not current:
-                thread.join(max(0.0, deadline - monotonic()))
-        self._threads.clear()
+        join_threads(self._threads, JOIN_GRACE)
