@@ -57,13 +57,16 @@ def pipe_capacity(fd: int) -> int:
 class Waiter:
     """Waits for descriptors to be ready, and wakes on the stop pipe (raising ``Stopped``).
 
+    With ``stop_fd=None`` it waits for the descriptors only (for a wait that must finish
+    even while the run stops, such as counting a worker as finished).
+
     ``watch`` adds descriptors (the parent's worker sentinels and reports) whose readiness
     is handed to ``on_watch``, which may raise to end the wait.
     """
 
     def __init__(
         self,
-        stop_fd: int,
+        stop_fd: int | None,
         watch: Callable[[], Sequence[int]] | None = None,
         on_watch: Callable[[list[int]], None] | None = None,
     ) -> None:
@@ -83,7 +86,8 @@ class Waiter:
             poller = select.poll()
             for fd in fds:
                 poller.register(fd, events)
-            poller.register(self.stop_fd, _IN)
+            if self.stop_fd is not None:
+                poller.register(self.stop_fd, _IN)
             watched = list(self._watch()) if self._watch is not None else []
             for fd in watched:
                 poller.register(fd, _IN)
@@ -103,12 +107,6 @@ class Waiter:
     def wait_for_stop(self) -> None:
         """Wait until the run stops (a peer is gone; the parent will notice and stop us)."""
         self.wait([])
-
-    def stopped(self) -> bool:
-        """Whether the stop pipe is readable, without waiting."""
-        poller = select.poll()
-        poller.register(self.stop_fd, _IN)
-        return bool(poller.poll(0))
 
 
 def write_all(fd: int, data: bytes | bytearray | memoryview, waiter: Waiter) -> None:

@@ -95,7 +95,7 @@ class ChildContext:
     def status(self, node: Node) -> WorkerStatus:
         spec = self.spec
         lock = PipeMutex(spec.status_lock)
-        return SharedActiveWorkers(spec.flags, spec.status_slot, node.workers, lock, self.waiter)
+        return SharedActiveWorkers(spec.flags, spec.status_slot, node.workers, lock)
 
     def counters(self, node: Node, index: int) -> Counters:
         counters: Counters = self.spec.counters[self.spec.counter]

@@ -39,17 +39,16 @@ def counters_array(workers: int, context: Any) -> Any:
 class SharedActiveWorkers:
     """``WorkerStatus`` across processes: a count in shared memory, under a pipe mutex."""
 
-    def __init__(
-        self, flags: SharedInts, slot: int, workers: int, lock: PipeMutex, waiter: Waiter
-    ) -> None:
+    def __init__(self, flags: SharedInts, slot: int, workers: int, lock: PipeMutex) -> None:
         self._flags = flags
         self._slot = slot
         self._workers = workers
         self._lock = lock
-        self._waiter = waiter
 
     def finish(self) -> StageStatus:
-        self._lock.acquire(self._waiter)
+        # Not woken by "stop": a stopping run still counts every worker, so that the last
+        # one's on_done sees ``done``. The lock is held for two lines of code.
+        self._lock.acquire(Waiter(None))
         try:
             self._flags[self._slot] -= 1
             active = int(self._flags[self._slot])
