@@ -105,6 +105,8 @@ class WorkerContext(Protocol):
 
     statistics: RunStatistics
     deadline: DeadlineFactory | None
+    #: The most items a worker may hold at once (1: a worker may vanish between items).
+    max_batch: int
 
     def channel(self, index: int) -> Channel: ...
 
@@ -189,7 +191,7 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     session = WorkerSession(stage, index, context.status(node), counters, context.deadline)
     try:
         call = session.open()
-        with _Output(outboxes) as output:
+        with _Output(outboxes, context.max_batch) as output:
             inputs = _inputs(context.channel(node.inbox), node.workers, output)
             output.drain(KERNELS[stage.kind](call, inputs))
     except BaseException:
@@ -199,7 +201,7 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
 
 
 def _inputs(inbox: Channel, workers: int, output: _Output) -> Iterator[Element]:
-    sizer = BatchSizer(batch_cap(inbox.maxsize, workers))
+    sizer = BatchSizer(min(batch_cap(inbox.maxsize, workers), output.sizer.cap))
     while True:
         output.flush()  # downstream gets what we have before we wait for more
         batch = inbox.get_batch(sizer.size)
@@ -235,12 +237,12 @@ class _Output:
     a slow next one. With several outboxes (broadcast), every item goes to each one's batch.
     """
 
-    def __init__(self, outboxes: list[Channel]) -> None:
+    def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
         self.outboxes = outboxes
         self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
         # Each producer may hold its share of the downstream bound, so memory stays bounded.
         bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
-        self.sizer = BatchSizer(min(bounds, default=MAX_BATCH))
+        self.sizer = BatchSizer(min([*bounds, max_batch]))
 
     def __enter__(self) -> _Output:
         for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
@@ -286,7 +288,7 @@ class _Output:
 class _AnyOf:
     """Several outboxes (broadcast) seen as one: hungry when any reader waits."""
 
-    def __init__(self, outboxes: list[Channel]) -> None:
+    def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
         self._outboxes = outboxes
 
     @property

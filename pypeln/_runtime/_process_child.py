@@ -22,7 +22,8 @@ from .._hooks import WorkerStatus
 from .._plan import Node
 from .._session import DeadlineFactory
 from .._stats import Counters, RunStatistics
-from ._blocking import Channel, run_worker
+from .._kernels import SKIP
+from ._blocking import MAX_BATCH, Channel, run_worker
 from ._pipes import PipeMutex, Waiter, write_frame
 from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, inherit
 from ._process_codec import pack_error
@@ -59,6 +60,32 @@ class WorkerSpec:
         return (WorkerSpec, tuple(fields))
 
 
+class Replaced(BaseException):
+    """Ends a worker whose call ran over its timeout; the parent starts its successor."""
+
+
+class ReplacingDeadline(ThreadDeadline):
+    """``timeout`` in a worker process: a call that runs over replaces the whole worker.
+
+    The item is skipped and counted as on threads; then, instead of carrying on beside a
+    stuck (perhaps spinning) call, the worker counts its successor in, runs ``on_done`` and
+    exits, which ends the stuck call with the process. The parent starts a new worker with
+    the same index (it runs ``on_start``). A timeout stage's workers take one item at a
+    time, so a replaced worker holds nothing else.
+    """
+
+    def __init__(self, adopt: Any, *args: Any) -> None:
+        super().__init__(*args)
+        self._adopt = adopt
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().__call__(*args, **kwargs)
+        if result is SKIP:
+            self._adopt()
+            raise Replaced
+        return result
+
+
 def worker_main(spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -84,6 +111,8 @@ class ChildContext:
         self._stop_signal: StopSignal | None = None
         stage_timeout = stage.timeout if stage is not None else 0
         self.deadline: DeadlineFactory | None = self._deadline if stage_timeout else None
+        self.max_batch = 1 if stage_timeout else MAX_BATCH
+        self._status: SharedActiveWorkers | None = None
 
     def channel(self, index: int) -> Channel:
         spec = self.spec
@@ -95,7 +124,8 @@ class ChildContext:
     def status(self, node: Node) -> WorkerStatus:
         spec = self.spec
         lock = PipeMutex(spec.status_lock)
-        return SharedActiveWorkers(spec.flags, spec.status_slot, node.workers, lock)
+        self._status = SharedActiveWorkers(spec.flags, spec.status_slot, node.workers, lock)
+        return self._status
 
     def counters(self, node: Node, index: int) -> Counters:
         counters: Counters = self.spec.counters[self.spec.counter]
@@ -103,7 +133,10 @@ class ChildContext:
 
     def fail(self, error: BaseException) -> None:
         self.failed = True
-        self.report(("error", pack_error(error)))
+        if isinstance(error, Replaced):
+            self.report(("replaced",))
+        else:
+            self.report(("error", pack_error(error)))
 
     def report(self, message: tuple[Any, ...]) -> None:
         try:
@@ -112,7 +145,8 @@ class ChildContext:
             pass  # the run is over: nobody listens
 
     def _deadline(self, fn: Any, timeout: float, counters: Counters) -> ThreadDeadline:
-        return ThreadDeadline(fn, timeout, counters, self._stop())
+        assert self._status is not None  # a session asks for its status before its deadline
+        return ReplacingDeadline(self._status.adopt, fn, timeout, counters, self._stop())
 
     def _stop(self) -> StopSignal:
         """A thread-side stop signal that follows the run's stop pipe (for timeout helpers)."""

@@ -56,6 +56,14 @@ class SharedActiveWorkers:
             self._lock.release()
         return StageStatus(self._workers, active)
 
+    def adopt(self) -> None:
+        """Count a successor in before this worker finishes (see ``ReplacingDeadline``)."""
+        self._lock.acquire(Waiter(None))
+        try:
+            self._flags[self._slot] += 1
+        finally:
+            self._lock.release()
+
 
 class ShippedStage:
     """A stage on its way to a worker process: its function and hooks, without its graph.

@@ -35,7 +35,7 @@ from .._kernels import Element
 from .._plan import Node, compile_plan
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import Channel, consume, join_threads, run_worker
+from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe
 from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main
@@ -205,7 +205,7 @@ class ProcessRun:
             raise
         finally:
             os.close(report_w)
-        self._workers[process.sentinel] = _Worker(node.name, index, process, report_r)
+        self._workers[process.sentinel] = _Worker(node, index, spec, process, report_r)
 
     def _start_source(self, node: Node) -> None:
         context = _SourceContext(self, node)
@@ -250,12 +250,16 @@ class ProcessRun:
                 self.fail(unpack_error(message[1]))
             elif message[0] == "started":
                 worker.started = True
+            elif message[0] == "replaced":
+                worker.reported = worker.replaced = True
             else:
                 worker.reported = worker.done = True
         if ended:
             worker.reap()
             del self._workers[worker.sentinel]
-            if not worker.reported:
+            if worker.replaced and self._error is None:
+                self._start_worker(worker.node, worker.index, worker.spec)
+            elif not worker.reported:
                 crash = WorkerCrashedError(
                     worker.stage, worker.index, worker.exitcode, worker.started
                 )
@@ -317,6 +321,7 @@ class _SourceContext:
         self._node = node
         self.statistics = run.statistics
         self.deadline = None
+        self.max_batch = MAX_BATCH
 
     def channel(self, index: int) -> Channel:
         return self._run.writer(self._node, 0, index)
@@ -334,8 +339,12 @@ class _SourceContext:
 class _Worker:
     """The parent's view of one worker process: its sentinel and its report pipe."""
 
-    def __init__(self, stage: str, index: int, process: Any, report_fd: int) -> None:
-        self.stage = stage
+    def __init__(
+        self, node: Node, index: int, spec: WorkerSpec, process: Any, report_fd: int
+    ) -> None:
+        self.node = node
+        self.stage = node.name
+        self.spec = spec
         self.index = index
         self.process = process
         self.sentinel: int = process.sentinel
@@ -343,6 +352,7 @@ class _Worker:
         self.done = False
         self.reported = False  # an error or "done": anything else is a crash
         self.started = False
+        self.replaced = False  # it timed out and asked for a successor
         self.exitcode: int | None = None
         self._buffer = bytearray()
         self._report_open = True

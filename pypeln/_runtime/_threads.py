@@ -32,7 +32,7 @@ from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import Channel, consume, join_threads, run_worker
+from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
 from ._thread_channel import StopSignal, ThreadChannel
 from ._thread_deadline import ThreadDeadline
 
@@ -59,6 +59,7 @@ class ThreadRun:
         self.statistics = stats
         self.stop = StopSignal()
         self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
+        self.max_batch = MAX_BATCH
         self._channels = [
             ThreadChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
             for spec in self.plan.channels

@@ -214,3 +214,25 @@ def test_a_script_without_main_guard_gets_a_hint(tmp_path: Any) -> None:
     )
     assert done.returncode != 0
     assert "WorkerCrashedError" in done.stderr and "__name__ == '__main__'" in done.stderr
+
+
+def test_a_call_over_timeout_replaces_its_worker(manager: Any) -> None:
+    starts = manager.list()
+
+    def spin_on_three(x: int) -> int:
+        while x == 3:  # spins forever, holding the GIL: only ending the process stops it
+            pass
+        return x
+
+    run = pl.process.to_iterable(
+        pl.process.map(
+            spin_on_three,
+            range(8),
+            workers=2,
+            timeout=0.3,
+            on_start=lambda worker_info: starts.append(worker_info.index),
+        )
+    )
+    assert sorted(run) == [0, 1, 2, 4, 5, 6, 7]
+    assert run.timed_out() == {"map(spin_on_three)": 1}
+    assert len(starts) == 3  # two workers, and the successor of the one that spun
