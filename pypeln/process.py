@@ -2,9 +2,10 @@
 feature extraction): true parallelism on every core. Alias: ``pl.pr``.
 
 Functions, hooks, lambdas and closures reach the workers with cloudpickle, once per worker.
-Workers start with ``forkserver`` by default (safe when the parent runs threads, and fast);
-choose another start method globally with ``set_start_method`` (or the environment variable
-``PYPELN_START_METHOD``), or per stage with ``using(start_method=...)``.
+Workers start with ``fork`` while the process has a single thread and with ``forkserver``
+once it has others (see the docs on start methods); choose another start method globally
+with ``set_start_method`` (or the environment variable ``PYPELN_START_METHOD``), or per
+stage with ``using(start_method=...)``.
 
 >>> import pypeln as pl
 >>> sorted(range(4) | pl.process.map(lambda x: x + 1, workers=2))

@@ -19,10 +19,10 @@ from typing import Any
 
 from .._errors import Stopped
 from .._hooks import WorkerStatus
+from .._kernels import SKIP
 from .._plan import Node
 from .._session import DeadlineFactory
 from .._stats import Counters, RunStatistics
-from .._kernels import SKIP
 from ._blocking import MAX_BATCH, Channel, run_worker
 from ._pipes import PipeMutex, Waiter, write_frame
 from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, inherit

@@ -13,7 +13,7 @@ import pytest
 
 import pypeln as pl
 
-METHODS = ["forkserver", "spawn", "fork"]
+METHODS = ["auto", "forkserver", "spawn", "fork"]
 
 
 def notes(error: BaseException) -> str:
@@ -209,8 +209,14 @@ def test_a_script_without_main_guard_gets_a_hint(tmp_path: Any) -> None:
 
     script = tmp_path / "unguarded.py"
     script.write_text("import pypeln as pl\nprint(list(pl.process.map(abs, [-1])))\n")
+    environment = {**os.environ, "PYPELN_START_METHOD": "forkserver"}
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environment,
     )
     assert done.returncode != 0
     assert "WorkerCrashedError" in done.stderr and "__name__ == '__main__'" in done.stderr
@@ -236,3 +242,17 @@ def test_a_call_over_timeout_replaces_its_worker(manager: Any) -> None:
     assert sorted(run) == [0, 1, 2, 4, 5, 6, 7]
     assert run.timed_out() == {"map(spin_on_three)": 1}
     assert len(starts) == 3  # two workers, and the successor of the one that spun
+
+
+def test_auto_forks_only_while_the_process_has_a_single_thread() -> None:
+    runtime = pl.process.runtime
+    assert threading.active_count() == 1  # pytest runs tests in the main thread only
+    assert runtime.context().get_start_method() == "fork"  # type: ignore[attr-defined]
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert runtime.context().get_start_method() == "forkserver"  # type: ignore[attr-defined]
+    finally:
+        release.set()
+        other.join()
