@@ -100,3 +100,9 @@ def test_docs_code_examples(page: str) -> None:
     runner.run(test)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed"
+
+
+def test_cpu_bound(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_example("cpu_bound", monkeypatch, capsys)
+    assert "primes below 200,000: 17984 (a plain loop counts 17984)" in out
+    assert "crash reported: stage 'map(crash_on_seven)'" in out and "exit code 3" in out

@@ -30,6 +30,7 @@ import pickle
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from multiprocessing.connection import wait as wait_for_any
 from time import monotonic
 from typing import Any
 
@@ -314,7 +315,7 @@ class ProcessRun:
         deadline = monotonic() + STOP_GRACE
         while self._workers:
             left = deadline - monotonic()
-            ready = multiprocessing.connection.wait(self._watched(), timeout=max(0.0, left))
+            ready = wait_for_any(self._watched(), timeout=max(0.0, left))
             for worker in list(self._workers.values()):
                 if worker.sentinel in ready:
                     worker.read_reports()  # not read, a report could block the worker's exit
