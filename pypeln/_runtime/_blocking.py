@@ -134,8 +134,12 @@ class Run(Protocol):
         """Stop every worker and release everything the run holds."""
 
 
-def consume(run: Run) -> Iterator[Element]:
-    """The consumer's side of a run: its elements, then its first error; ``close()`` stops it."""
+def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
+    """The consumer's side of a run: its elements, then its first error; ``close()`` stops it.
+
+    The run is opened at the first ``next()``: an iterator never started holds nothing.
+    """
+    run = open_run()
     try:
         run.start()
         while True:

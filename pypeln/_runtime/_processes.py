@@ -30,6 +30,7 @@ import pickle
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from functools import partial
 from multiprocessing.connection import wait as wait_for_any
 from time import monotonic
 from typing import Any
@@ -110,7 +111,7 @@ class ProcessRuntime:
         return multiprocessing.get_context(method)
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
-        return consume(ProcessRun(self, stage, maxsize, stats))
+        return consume(partial(ProcessRun, self, stage, maxsize, stats))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ProcessRuntime, (self.start_method,))
@@ -144,12 +145,20 @@ class ProcessRun:
     def __init__(
         self, runtime: ProcessRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
     ) -> None:
-        self.plan = plan = compile_plan(stage, runtime, maxsize)
+        self.plan = compile_plan(stage, runtime, maxsize)
         self.statistics = stats
         self.deadline = None  # sources run here, and they have no timeout
         self._runtime = runtime
         self._context = runtime.context()
         self._fds: list[int] = []
+        try:
+            self._allocate()
+        except BaseException:
+            close_fds(self._fds)
+            raise
+
+    def _allocate(self) -> None:
+        plan = self.plan
         self._stop_r, self._stop_w = self._pipe(make_pipe())
         self._status_lock = self._pipe(PipeMutex.create())
         size = sum(ChannelWiring.flags_needed(spec.producers) for spec in plan.channels)

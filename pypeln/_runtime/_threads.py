@@ -46,7 +46,7 @@ class ThreadRuntime:
     name = "thread"
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
-        return consume(ThreadRun(self, stage, maxsize, stats))
+        return consume(partial(ThreadRun, self, stage, maxsize, stats))
 
 
 class ThreadRun:
