@@ -15,13 +15,16 @@ Scenarios (see ``SCENARIOS``):
 * ``sleep``: 2,000 calls of ``time.sleep(0.01)`` through ``pl.thread.map(workers=100)``.
   It measures scheduling overhead under blocking calls: wall time against the ideal
   ``2000 * 0.01 / 100 = 0.2 s``, with ``ThreadPoolExecutor(100).map`` as a peer.
-* ``process-trivial``: the ``trivial`` pipeline on ``pl.process`` over 300,000 ints, against
-  three chained one-process ``multiprocessing.Pool``s (``imap``, ``chunksize=1000``). It
-  measures what moving elements between processes costs: elements/s and the ratio to Pool.
+* ``process-trivial``: the ``trivial`` pipeline on ``pl.process`` (its default start method,
+  and ``using("forkserver")``) over 300,000 ints, against three chained one-process
+  ``multiprocessing.Pool``s (``imap``, ``chunksize=1000``). It measures what moving elements
+  between processes costs: elements/s and the ratio to the Pools.
 * ``process-cpu``: 2,000 items of about 1 ms of pure Python each (a loop calibrated at run
-  time) through ``pl.process.map``, ``workers=2`` against ``workers=1``: the speed-up.
+  time) through ``pl.process.map``, ``workers=2`` against ``workers=1``: the speed-up, with
+  ``Pool(2).map`` as a peer.
 * ``process-latency``: one item through ``pl.process.map(workers=4)``, start to finish
-  (starting and stopping 4 processes), against ``ProcessPoolExecutor(4)`` doing the same.
+  (starting and stopping 4 processes), against ``ProcessPoolExecutor(4)`` doing the same;
+  with the default start method, ``using("forkserver")`` and ``using("fork")``.
 
 Every contender gets one untimed warm-up run, then ``--repeat`` timed runs
 (``time.perf_counter``) interleaved with its baseline, so that both see the same machine
@@ -47,6 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing import Pool
 from types import ModuleType
 from typing import Any
 
@@ -64,7 +68,7 @@ SLEEP_WORKERS = 100
 SLEEP_BACKENDS: tuple[str, ...] = ("thread",)
 
 # The ``process-*`` scenarios.
-PROCESS_START_METHOD = "forkserver"  # pl.process's default, also used by its baselines
+FORKSERVER = "forkserver"  # the start method measured next to pl.process's default
 PROCESS_TRIVIAL_N = 300_000
 POOL_CHUNKSIZE = 1_000
 CPU_ITEMS = 2_000
@@ -122,8 +126,10 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("trivial", "thread"): Target(min_value=250_000),
     ("sleep", "thread"): Target(max_ratio=1.2),
     ("process-trivial", "process"): Target(min_value=250_000, min_ratio=0.20),
+    ("process-trivial", "process using('forkserver')"): Target(min_value=250_000, min_ratio=0.20),
     ("process-cpu", "process workers=2"): Target(min_ratio=1.9),
     ("process-latency", "process"): Target(max_ratio=2.0),
+    ("process-latency", "process using('forkserver')"): Target(max_ratio=2.0),
     ("process-latency", "process using('fork')"): Target(max_ratio=2.0),
 }
 
@@ -276,7 +282,8 @@ def generator_chain(n: int) -> list[int]:
     return [double(x) for x in evens]
 
 
-def pipeline_chain(module: ModuleType, n: int) -> list[int]:
+def pipeline_chain(module: Any, n: int) -> list[int]:
+    """The pipeline: ``module`` is a backend, or an API such as ``pl.process.using(...)``."""
     stage = module.map(inc, range(n), workers=1, maxsize=0)
     stage = module.filter(is_even, stage, workers=1, maxsize=0)
     stage = module.map(double, stage, workers=1, maxsize=0)
@@ -403,6 +410,9 @@ def wall_row(
 
 # -- process scenarios: shared ----------------------------------------------------------------
 
+PROCESS_FORKSERVER = f"process using('{FORKSERVER}')"
+PROCESS_FORK = "process using('fork')"
+
 
 def no_process_backend(report: Report) -> Report | None:
     """``report`` with a note saying why it is empty, if pypeln has no ``process`` backend."""
@@ -410,6 +420,28 @@ def no_process_backend(report: Report) -> Report | None:
         return None
     report.notes.append("pypeln has no process backend: nothing measured")
     return report
+
+
+def start_forkserver() -> None:
+    """Start the fork server the way a pypeln program does: by running a pipeline on it.
+
+    One fork server serves the whole program. Whoever starts it first decides what it
+    preloads: pypeln has it import pypeln, so that workers do not. Had a baseline started it
+    first, pypeln's workers would pay for importing pypeln, which no pypeln program sees.
+    """
+    list(pl.process.using(FORKSERVER).map(inc, [0]))
+
+
+def worker_parent(x: int) -> int:
+    """The pid of the process that started this worker: the pipeline's own under ``fork``."""
+    return os.getppid()
+
+
+def default_start_note() -> str:
+    """How ``pl.process`` with its default start method starts workers in this process now."""
+    forked = list(pl.process.map(worker_parent, [0])) == [os.getpid()]
+    how = "forks them from this process" if forked else "starts them from a server or spawns them"
+    return f"pl.process (default start method), checked before timing: {how}"
 
 
 def median_ratio(timings: dict[str, Timing], name: str, reference: str) -> str | None:
@@ -421,8 +453,6 @@ def median_ratio(timings: dict[str, Timing], name: str, reference: str) -> str |
 
 
 # -- scenario: process-trivial ----------------------------------------------------------------
-
-POOL_CHAIN = "chained Pool(1) x 3"
 
 
 def mark_even(x: int) -> tuple[bool, int]:
@@ -437,8 +467,7 @@ def pool_chain(n: int) -> list[int]:
     parent drops the odd ones on their way into the third pool. Creating and terminating the
     pools is timed, as starting and stopping its processes is for pypeln.
     """
-    context = multiprocessing.get_context(PROCESS_START_METHOD)
-    with context.Pool(1) as first, context.Pool(1) as second, context.Pool(1) as third:
+    with Pool(1) as first, Pool(1) as second, Pool(1) as third:
         incremented = first.imap(inc, range(n), chunksize=POOL_CHUNKSIZE)
         marked = second.imap(mark_even, incremented, chunksize=POOL_CHUNKSIZE)
         evens = (x for keep, x in marked if keep)
@@ -447,35 +476,42 @@ def pool_chain(n: int) -> list[int]:
 
 def process_trivial(options: Options) -> Report:
     n = options.n if options.n is not None else PROCESS_TRIVIAL_N
+    pools = f"chained Pool(1) x 3, {multiprocessing.get_start_method()}"
     report = Report(
         title="process-trivial: map(x+1) -> filter(x%2==0) -> map(x*2) on pl.process, "
         "workers=1, maxsize=0",
         ratio_meaning=f"elements/s relative to three chained Pool(1).imap(chunksize="
-        f"{POOL_CHUNKSIZE:,}) ({PROCESS_START_METHOD}), same n, same run; process start-up "
-        "and shutdown timed on both sides",
+        f"{POOL_CHUNKSIZE:,}) (multiprocessing's default start method), same n, same run; "
+        "starting and stopping the processes is timed on both sides",
     )
     if no_process_backend(report):
         return report
+    start_forkserver()
+    report.notes.append(default_start_note())
     check = same_items(generator_chain(n))
     contenders = [
-        Contender(POOL_CHAIN, partial(pool_chain, n), check),
-        Contender("process", partial(pipeline_chain, backend("process"), n), check),
+        Contender(pools, partial(pool_chain, n), check),
+        Contender("process", partial(pipeline_chain, pl.process, n), check),
+        Contender(
+            PROCESS_FORKSERVER, partial(pipeline_chain, pl.process.using(FORKSERVER), n), check
+        ),
     ]
     timings = measure(contenders, options.repeat)
-    base = timings[POOL_CHAIN]
+    base = timings[pools]
     base_rate = None if base.error else n / base.median
-    report.rows.append(
-        rate_row("process-trivial", f"{POOL_CHAIN} (n={n:,})", n, base, base_rate, None)
-    )
-    target = TARGETS.get(("process-trivial", "process"))
-    report.rows.append(
-        rate_row("process-trivial", "process", n, timings["process"], base_rate, target)
-    )
-    report.notes.extend(spread_note(c.name, timings[c.name]) for c in contenders)
+    for contender in contenders:
+        name = contender.name
+        label = f"{name} (n={n:,})" if name == pools else name
+        target = TARGETS.get(("process-trivial", name))
+        report.rows.append(rate_row("process-trivial", label, n, timings[name], base_rate, target))
+        report.notes.append(spread_note(name, timings[name]))
     return report
 
 
 # -- scenario: process-cpu --------------------------------------------------------------------
+
+
+CPU_PEER = f"Pool({CPU_WORKERS[-1]}).map"
 
 
 def spin(loops: int, x: int) -> int:
@@ -505,29 +541,41 @@ def cpu_pipeline(module: ModuleType, loops: int, workers: int) -> list[int]:
     return list(module.map(partial(spin, loops), range(CPU_ITEMS), workers=workers))
 
 
+def pool_spin(loops: int) -> list[int]:
+    """The peer of ``process-cpu``: the same calls through ``Pool(2).map``.
+
+    Its automatic chunks (a quarter of each process's share) leave it almost no cost per item.
+    """
+    with Pool(CPU_WORKERS[-1]) as pool:
+        return pool.map(partial(spin, loops), range(CPU_ITEMS))
+
+
 def process_cpu(options: Options) -> Report:
     report = Report(
         title=f"process-cpu: {CPU_ITEMS:,} x ~{CPU_SECONDS * 1000:g} ms of pure Python, "
         "pl.process.map workers=2 vs workers=1",
-        ratio_meaning="elements/s relative to workers=1 in the same run (the speed-up)",
+        ratio_meaning="elements/s relative to workers=1 in the same run (the speed-up); "
+        f"{CPU_PEER} over the same calls shows what this machine allows",
     )
     if no_process_backend(report):
         return report
+    report.notes.append(default_start_note())
     loops = calibrate_spin(CPU_SECONDS)
-    item_seconds = min(time_spin(loops) for _ in range(5))
+    item_seconds = statistics.median(time_spin(loops) for _ in range(5))
     check = same_items(list(range(CPU_ITEMS)))
     names = {workers: f"process workers={workers}" for workers in CPU_WORKERS}
     contenders = [
         Contender(names[workers], partial(cpu_pipeline, pl.process, loops, workers), check)
         for workers in CPU_WORKERS
     ]
+    contenders.append(Contender(CPU_PEER, partial(pool_spin, loops), check))
     timings = measure(contenders, options.repeat)
     base = timings[names[CPU_WORKERS[0]]]
     base_rate = None if base.error else CPU_ITEMS / base.median
     ideal = CPU_ITEMS * item_seconds
     report.notes.append(
         f"calibration: {loops:,} loops per item, {item_seconds * 1000:.2f} ms in the parent "
-        f"(best of 5); ideal wall time {ideal:.2f} s / workers"
+        f"(median of 5); ideal wall time {ideal:.2f} s / workers"
     )
     for workers, name in names.items():
         timing = timings[name]
@@ -536,14 +584,19 @@ def process_cpu(options: Options) -> Report:
         report.notes.append(spread_note(name, timing))
         if timing.error is None:
             report.notes.append(f"{name}: wall / ideal {timing.median * workers / ideal:.2f}x")
+    peer = timings[CPU_PEER]
+    report.rows.append(rate_row("process-cpu", CPU_PEER, CPU_ITEMS, peer, base_rate, None))
+    report.notes.append(spread_note(CPU_PEER, peer))
+    note = median_ratio(timings, names[CPU_WORKERS[-1]], CPU_PEER)
+    if note is not None:
+        report.notes.append(note)
     return report
 
 
 # -- scenario: process-latency ----------------------------------------------------------------
 
 EXECUTOR = "ProcessPoolExecutor"
-EXECUTOR_FORKSERVER = "ProcessPoolExecutor forkserver"
-PROCESS_FORK = "process using('fork')"
+EXECUTOR_FORKSERVER = f"ProcessPoolExecutor {FORKSERVER}"
 
 
 def executor_one(start_method: str | None) -> list[int]:
@@ -568,14 +621,17 @@ def process_latency(options: Options) -> Report:
     )
     if no_process_backend(report):
         return report
+    start_forkserver()
+    report.notes.append(default_start_note())
 
     def check(result: Any) -> bool:
         return bool(result == [2])
 
     contenders = [
         Contender(EXECUTOR, partial(executor_one, None), check),
-        Contender(EXECUTOR_FORKSERVER, partial(executor_one, "forkserver"), check),
+        Contender(EXECUTOR_FORKSERVER, partial(executor_one, FORKSERVER), check),
         Contender("process", partial(pipeline_one, pl.process), check),
+        Contender(PROCESS_FORKSERVER, partial(pipeline_one, pl.process.using(FORKSERVER)), check),
         Contender(PROCESS_FORK, partial(pipeline_one, pl.process.using("fork")), check),
     ]
     timings = measure(contenders, max(options.repeat, LATENCY_MIN_REPEAT))
@@ -586,7 +642,7 @@ def process_latency(options: Options) -> Report:
         target = TARGETS.get(("process-latency", contender.name))
         report.rows.append(wall_row("process-latency", contender.name, timing, reference, target))
         report.notes.append(spread_note(contender.name, timing))
-    same_method = [("process", EXECUTOR_FORKSERVER)]
+    same_method = [(PROCESS_FORKSERVER, EXECUTOR_FORKSERVER)]
     if default_method == "fork":
         same_method.append((PROCESS_FORK, EXECUTOR))
     for name, peer in same_method:
