@@ -100,6 +100,10 @@ class Waiter:
             if mine or (wait_ms is not None and not ready):
                 return mine
 
+    def check(self) -> None:
+        """Handle the stop pipe and the watched descriptors if any is ready, without waiting."""
+        self.wait([], timeout=0)
+
     def forget_watch(self) -> None:
         """Drop the watch callbacks (which may refer back to the waiter's owner)."""
         self._watch = self._on_watch = None
@@ -148,10 +152,26 @@ def read_exact(fd: int, size: int, waiter: Waiter) -> bytearray:
     return buffer
 
 
-def read_frame(fd: int, waiter: Waiter) -> bytearray:
-    """The payload of the next frame on ``fd`` (empty: the writer ended)."""
-    (size,) = _HEADER.unpack(read_exact(fd, _HEADER.size, waiter))
+def read_frame(fd: int, waiter: Waiter, head: bytes = b"") -> bytearray:
+    """The payload of the next frame on ``fd`` (empty: the writer ended).
+
+    ``head``: the first bytes of the frame, already read by ``try_read_head``.
+    """
+    missing = _HEADER.size - len(head)
+    header = head + read_exact(fd, missing, waiter) if missing else head
+    (size,) = _HEADER.unpack(header)
     return read_exact(fd, size, waiter) if size else bytearray()
+
+
+def try_read_head(fd: int) -> bytes:
+    """The first bytes of the next frame on ``fd`` if some are there now, else ``b""``.
+
+    One read instead of a poll and a read: the common case when data flows.
+    """
+    try:
+        return os.read(fd, _HEADER.size)
+    except BlockingIOError:
+        return b""
 
 
 def take_tokens(fd: int, most: int, waiter: Waiter) -> int:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from ctypes import c_int64
 from dataclasses import dataclass, field
 from multiprocessing.reduction import DupFd
+from time import monotonic
 from typing import Any
 
 from .._errors import Stopped
@@ -41,12 +42,16 @@ from ._pipes import (
     pipe_capacity,
     read_frame,
     take_tokens,
+    try_read_head,
     write_frame,
 )
 from ._process_codec import decode_batch, encode_batch
 
 #: How long a reader waits for data before poking producers to hand on what they hold.
 LINGER = 0.005
+#: While data flows a reader never waits; it still looks at the stop pipe (and the parent
+#: at its workers' sentinels and reports) this often.
+CHECK_EVERY = 0.05
 #: Shared integers per channel before the producers' "ended" flags.
 _HUNGRY, _WANT, _ENDED = 0, 1, 2
 FLAGS = 3
@@ -161,6 +166,7 @@ class ReaderEnd:
         self._lock = PipeMutex(wiring.read_lock) if wiring.readers > 1 else None
         self._ended: set[int] = set()  # producers whose end this reader saw (one reader)
         self._next = 0
+        self._next_check = monotonic() + CHECK_EVERY
 
     def get_batch(self, limit: int) -> list[Any]:
         """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""
@@ -175,16 +181,21 @@ class ReaderEnd:
 
     def _read(self) -> list[Any]:
         waiter, data = self._waiter, self._wiring.data
+        if monotonic() >= self._next_check:  # data that never stops must not hide a crash
+            self._next_check = monotonic() + CHECK_EVERY
+            waiter.check()
         while True:
             live = self._live()
             if not live:
                 return []
             fds = [data[slot][0] for slot in live]
-            ready = waiter.wait(fds, timeout=0) or self._wait_hungry(fds, live)
-            fd = ready[self._next % len(ready)]
-            self._next += 1
+            fd, head = self._try_read(fds)
+            if not head:
+                ready = self._wait_hungry(fds, live)
+                fd = ready[self._next % len(ready)]
+                self._next += 1
             slot = live[fds.index(fd)]
-            payload = read_frame(fd, waiter)
+            payload = read_frame(fd, waiter, head)
             if not payload:
                 self._end(slot)
                 continue
@@ -192,6 +203,17 @@ class ReaderEnd:
             if self._wiring.tokens[1] >= 0:
                 give_tokens(self._wiring.tokens[1], len(batch), waiter)
             return batch
+
+    def _try_read(self, fds: list[int]) -> tuple[int, bytes]:
+        """A producer with data now, and what was read of its frame (``b""``: none has)."""
+        count = len(fds)
+        for step in range(count):
+            fd = fds[(self._next + step) % count]
+            head = try_read_head(fd)
+            if head:
+                self._next += step + 1  # the next read starts with the next producer
+                return fd, head
+        return -1, b""
 
     def _wait_hungry(self, fds: list[int], live: list[int]) -> list[int]:
         flags, hungry = self._flags, self._wiring.base + _HUNGRY
