@@ -73,6 +73,10 @@ class Waiter:
         self.stop_fd = stop_fd
         self._watch = watch
         self._on_watch = on_watch
+        # The last poll object and what it watches: a consumer waits on the same descriptors
+        # again and again, and registering them anew would cost more than the wait itself.
+        self._poller = select.poll()
+        self._polled: tuple[object, ...] = ()
 
     def wait(
         self, fds: Sequence[int], events: int = _IN, timeout: float | None = None
@@ -83,15 +87,8 @@ class Waiter:
         """
         wait_ms = None if timeout is None else max(0, int(timeout * 1000))
         while True:
-            poller = select.poll()
-            for fd in fds:
-                poller.register(fd, events)
-            if self.stop_fd is not None:
-                poller.register(self.stop_fd, _IN)
-            watched = list(self._watch()) if self._watch is not None else []
-            for fd in watched:
-                poller.register(fd, _IN)
-            ready = {fd for fd, _ in poller.poll(wait_ms)}
+            watched = self._watch() if self._watch is not None else ()
+            ready = {fd for fd, _ in self._poller_for(fds, events, watched).poll(wait_ms)}
             if self.stop_fd in ready:
                 raise Stopped
             if self._on_watch is not None and ready.intersection(watched):
@@ -99,6 +96,21 @@ class Waiter:
             mine = [fd for fd in fds if fd in ready]
             if mine or (wait_ms is not None and not ready):
                 return mine
+
+    def _poller_for(
+        self, fds: Sequence[int], events: int, watched: Sequence[int]
+    ) -> select.poll:
+        key = (tuple(fds), events, tuple(watched))
+        if key != self._polled:
+            poller = self._poller = select.poll()
+            for fd in fds:
+                poller.register(fd, events)
+            if self.stop_fd is not None:
+                poller.register(self.stop_fd, _IN)
+            for fd in watched:
+                poller.register(fd, _IN)
+            self._polled = key
+        return self._poller
 
     def check(self) -> None:
         """Handle the stop pipe and the watched descriptors if any is ready, without waiting."""
