@@ -97,9 +97,7 @@ class Waiter:
             if mine or (wait_ms is not None and not ready):
                 return mine
 
-    def _poller_for(
-        self, fds: Sequence[int], events: int, watched: Sequence[int]
-    ) -> select.poll:
+    def _poller_for(self, fds: Sequence[int], events: int, watched: Sequence[int]) -> select.poll:
         key = (tuple(fds), events, tuple(watched))
         if key != self._polled:
             poller = self._poller = select.poll()

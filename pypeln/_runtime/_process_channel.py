@@ -52,6 +52,8 @@ LINGER = 0.005
 #: While data flows a reader never waits; it still looks at the stop pipe (and the parent
 #: at its workers' sentinels and reports) this often.
 CHECK_EVERY = 0.05
+#: The unit in which a pipe holds bytes.
+PAGE = 4096
 #: Shared integers per channel before the producers' "ended" flags.
 _HUNGRY, _WANT, _ENDED = 0, 1, 2
 FLAGS = 3
@@ -100,9 +102,11 @@ class ChannelWiring:
         wiring.data = [make_pipe() for _ in range(producers)]
         wiring.pokes = [make_pipe() for _ in range(producers)]
         if maxsize:
-            wiring.tokens = make_pipe(capacity=maxsize)
+            # Two pages spare: returned tokens append to a partly read page, or need a new
+            # one; a pipe filled to its nominal capacity could refuse them (and hang).
+            wiring.tokens = make_pipe(capacity=maxsize + 2 * PAGE)
             # Above what the OS lets a pipe hold, the bound is that many items.
-            room = min(maxsize, pipe_capacity(wiring.tokens[0]))
+            room = min(maxsize, pipe_capacity(wiring.tokens[0]) - 2 * PAGE)
             wiring.maxsize = room
             os.write(wiring.tokens[1], b"\0" * room)
         if readers > 1:
@@ -164,7 +168,6 @@ class ReaderEnd:
         self._flags = flags
         self._waiter = waiter
         self._lock = PipeMutex(wiring.read_lock) if wiring.readers > 1 else None
-        self._ended: set[int] = set()  # producers whose end this reader saw (one reader)
         self._next = 0
         self._next_check = monotonic() + CHECK_EVERY
 
@@ -228,15 +231,12 @@ class ReaderEnd:
         return ready
 
     def _live(self) -> list[int]:
-        """The producers (slots) not yet ended."""
-        if self._lock is None:
-            ended = self._ended
-            return [slot for slot in range(self._wiring.producers) if slot not in ended]
+        """The producers (slots) not yet ended (kept in shared memory: a worker that replaces
+        another reader must not wait for an end its predecessor already read)."""
         flags, base = self._flags, self._wiring.base + FLAGS
         return [slot for slot in range(self._wiring.producers) if not flags[base + slot]]
 
     def _end(self, slot: int) -> None:
-        self._ended.add(slot)
         self._flags[self._wiring.base + FLAGS + slot] = 1
 
     def _poke(self, live: list[int]) -> None:

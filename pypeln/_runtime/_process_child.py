@@ -10,6 +10,7 @@ parent's to handle: a worker ignores SIGINT and stops when the parent says so.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
 import signal
 import threading
@@ -47,17 +48,21 @@ class WorkerSpec:
     status_lock: tuple[int, int]
     stop_fd: int
     report_fd: int
+    #: The stop pipe's write end, which a forked worker inherits and must close: otherwise
+    #: the pipe never reports the parent's death and the worker outlives it.
+    stop_write_fd: int = -1
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Descriptors travel as descriptors (spawn, forkserver); fork children inherit them.
-        fields = [getattr(self, field.name) for field in dataclasses.fields(self)]
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         lock = self.status_lock
-        fields[-3:] = [
-            (inherit(lock[0]), inherit(lock[1])),
-            inherit(self.stop_fd),
-            inherit(self.report_fd),
-        ]
-        return (WorkerSpec, tuple(fields))
+        fields.update(
+            status_lock=(inherit(lock[0]), inherit(lock[1])),
+            stop_fd=inherit(self.stop_fd),
+            report_fd=inherit(self.report_fd),
+            stop_write_fd=-1,  # never sent: only a forked child has it, to close it
+        )
+        return (WorkerSpec, tuple(fields.values()))
 
 
 class Replaced(BaseException):
@@ -89,11 +94,25 @@ class ReplacingDeadline(ThreadDeadline):
 def worker_main(spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.stop_write_fd >= 0:  # forked: see WorkerSpec.stop_write_fd
+        os.close(spec.stop_write_fd)
+        _forget_parents_fork_server()
     context = ChildContext(spec)
     context.report(("started",))
     run_worker(context.node, spec.index, context)
     if not context.failed:
         context.report(("done",))
+
+
+def _forget_parents_fork_server() -> None:
+    """A forked worker inherits its parent's fork server record; starting processes of its
+    own (a pipeline inside ``f``) must start a server of its own instead."""
+    from multiprocessing import forkserver
+
+    server: Any = getattr(forkserver, "_forkserver", None)
+    for name in ("_forkserver_address", "_forkserver_alive_fd", "_forkserver_pid"):
+        if server is not None and hasattr(server, name):
+            setattr(server, name, None)
 
 
 class ChildContext:
@@ -141,8 +160,8 @@ class ChildContext:
     def report(self, message: tuple[Any, ...]) -> None:
         try:
             write_frame(self.spec.report_fd, pickle.dumps(message), self.waiter)
-        except Stopped:
-            pass  # the run is over: nobody listens
+        except (Stopped, OSError):
+            pass  # the run is over, or the parent is gone: nobody listens
 
     def _deadline(self, fn: Any, timeout: float, counters: Counters) -> ThreadDeadline:
         assert self._status is not None  # a session asks for its status before its deadline

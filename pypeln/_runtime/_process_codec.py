@@ -67,14 +67,22 @@ def pack_error(error: BaseException, depth: int = 0) -> bytes:
     text = "Traceback (most recent call last):\n" + "".join(
         traceback.format_tb(error.__traceback__)
     )
-    text += f"{type(error).__qualname__}: {error}"
+    message = _message(error)
+    text += f"{type(error).__qualname__}: {message}"
     cause = error.__cause__
     packed_cause = (
         pack_error(cause, depth + 1) if cause is not None and depth < MAX_CAUSES else None
     )
     return pickle.dumps(
-        (type(error).__qualname__, str(error), text, _pickled(error), packed_cause), PROTOCOL
+        (type(error).__qualname__, message, text, _pickled(error), packed_cause), PROTOCOL
     )
+
+
+def _message(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception as broken:  # a __str__ that raises must not hide the error itself
+        return f"<str() failed: {type(broken).__name__}> {error.args!r}"
 
 
 def unpack_error(payload: bytes | bytearray) -> BaseException:

@@ -24,11 +24,13 @@ per worker (~0.3 s for 4 workers here).
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import pickle
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from functools import partial
 from multiprocessing.connection import wait as wait_for_any
@@ -39,6 +41,7 @@ from .._errors import Stopped, WorkerCrashedError
 from .._hooks import WorkerStatus
 from .._kernels import Element
 from .._plan import Node, compile_plan
+from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
@@ -139,6 +142,17 @@ def _preload_forkserver() -> None:
         multiprocessing.get_context("forkserver").set_forkserver_preload([*modules, __name__])
 
 
+#: Runs not closed yet: closed at interpreter exit, before multiprocessing joins their
+#: workers (which would otherwise wait forever for a consumer that is gone).
+_open_runs: weakref.WeakSet[ProcessRun] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_runs() -> None:
+    for run in list(_open_runs):
+        run.close()
+
+
 class ProcessRun:
     """One run of a plan: its pipes, shared memory, worker processes and source threads."""
 
@@ -147,10 +161,12 @@ class ProcessRun:
     ) -> None:
         self.plan = compile_plan(stage, runtime, maxsize)
         self.statistics = stats
-        self.deadline = None  # sources run here, and they have no timeout
-        self._runtime = runtime
         self._context = runtime.context()
         self._fds: list[int] = []
+        self._lock = threading.Lock()
+        self._closed = self._released = False
+        self._sources_running = 0
+        _open_runs.add(self)
         try:
             self._allocate()
         except BaseException:
@@ -221,12 +237,13 @@ class ProcessRun:
             status_lock=self._status_lock,
             stop_fd=self._stop_r,
             report_fd=-1,  # set per worker
+            stop_write_fd=self._stop_w,
         )
 
-    def _start_worker(self, node: Node, index: int, spec: WorkerSpec, context: Any = None) -> None:
+    def _start_worker(self, node: Node, index: int, spec: WorkerSpec) -> None:
         report_r, report_w = make_pipe()
         spec.report_fd = report_w
-        process = (context or self._context).Process(
+        process = self._context.Process(
             target=worker_main, args=(spec,), name=f"pypeln {node.name} #{index}"
         )
         try:
@@ -241,10 +258,22 @@ class ProcessRun:
     def _start_source(self, node: Node) -> None:
         context = _SourceContext(self, node)
         thread = threading.Thread(
-            target=run_worker, args=(node, 0, context), name=f"pypeln {node.name}", daemon=True
+            target=self._source_main, args=(node, context), name=f"pypeln {node.name}", daemon=True
         )
         self._threads.append(thread)
+        with self._lock:
+            self._sources_running += 1
         thread.start()
+
+    def _source_main(self, node: Node, context: _SourceContext) -> None:
+        try:
+            run_worker(node, 0, context)
+        finally:
+            with self._lock:
+                self._sources_running -= 1
+                release = self._closed and not self._sources_running
+            if release:  # close() left the pipes to us: we might still have written to them
+                self._release()
 
     def _producer_slots(self) -> dict[tuple[int, int, int], int]:
         slots: dict[tuple[int, int, int], int] = {}
@@ -289,9 +318,8 @@ class ProcessRun:
             worker.reap()
             del self._workers[worker.sentinel]
             if worker.replaced and self._error is None:
-                # Our own threads run now: "auto" picks a start method safe with them.
-                context = self._runtime.context()
-                self._start_worker(worker.node, worker.index, worker.spec, context)
+                # With the run's start method: a successor runs the same closures.
+                self._start_worker(worker.node, worker.index, worker.spec)
             elif not worker.reported:
                 crash = WorkerCrashedError(
                     worker.stage, worker.index, worker.exitcode, worker.started
@@ -313,13 +341,23 @@ class ProcessRun:
     # -- stopping --------------------------------------------------------------------------
 
     def _stop(self) -> None:
-        try:
-            os.write(self._stop_w, b"\0")
-        except (BlockingIOError, OSError):
-            pass  # already written (or closed): it stays readable
+        with self._lock:
+            if self._released:  # its number may belong to another file by now
+                return
+            try:
+                os.write(self._stop_w, b"\0")
+            except (BlockingIOError, OSError):
+                pass  # already written: it stays readable
 
     def close(self) -> None:
-        """Stop every worker; kill those still busy after ``STOP_GRACE``; release everything."""
+        """Stop every worker; kill those still busy after ``STOP_GRACE``; release everything.
+
+        A source thread still busy in user code after ``JOIN_GRACE`` keeps the run's pipes
+        open until it ends: closed under it, their numbers could be reused by the next run.
+        """
+        if self._closed:
+            return
+        _open_runs.discard(self)
         self._stop()
         deadline = monotonic() + STOP_GRACE
         while self._workers:
@@ -337,9 +375,18 @@ class ProcessRun:
                     worker.kill()
                 self._workers.clear()
         join_threads(self._threads, JOIN_GRACE)
-        close_fds(self._fds)
-        self._fds.clear()
+        with self._lock:
+            self._closed = True
+            release = not self._sources_running
+        if release:
+            self._release()
         self.waiter.forget_watch()  # no cycle keeps this run (and its stages' closures) alive
+
+    def _release(self) -> None:
+        with self._lock:
+            self._released = True
+            close_fds(self._fds)
+            self._fds.clear()
 
     def _pipe(self, fds: tuple[int, int]) -> tuple[int, int]:
         self._fds.extend(fds)
@@ -353,7 +400,7 @@ class _SourceContext:
         self._run = run
         self._node = node
         self.statistics = run.statistics
-        self.deadline = None
+        self.deadline: DeadlineFactory | None = None
         self.max_batch = MAX_BATCH
 
     def channel(self, index: int) -> Channel:

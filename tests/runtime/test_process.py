@@ -256,3 +256,117 @@ def test_auto_forks_only_while_the_process_has_a_single_thread() -> None:
     finally:
         release.set()
         other.join()
+
+
+# -- regressions found in review ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("maxsize", [65_536, 131_072])
+def test_maxsize_at_the_pipe_capacity_does_not_hang(maxsize: int) -> None:
+    assert sum(pl.process.map(abs, range(100_000), maxsize=maxsize)) == sum(range(100_000))
+
+
+def hold_three(x: int) -> int:
+    if x == 3:
+        time.sleep(0.5)  # the other producer ends first
+    return x
+
+
+def overrun_three(x: int) -> int:
+    if x == 3:
+        threading.Event().wait()
+    return x
+
+
+def test_a_successor_knows_which_producers_ended() -> None:
+    upstream = pl.process.map(hold_three, range(4), workers=2)
+    run = pl.process.to_iterable(pl.process.map(overrun_three, upstream, timeout=0.3))
+    assert sorted(run) == [0, 1, 2] and run.timed_out() == {"map(overrun_three)": 1}
+
+
+def test_a_source_busy_at_close_never_writes_into_the_next_run() -> None:
+    release = threading.Event()
+
+    def old_source() -> Iterator[tuple[str, int]]:
+        yield ("old", 0)
+        release.wait(timeout=10)  # busy past close()'s grace
+        yield ("old", 1)
+
+    iterator = iter(pl.process.map(lambda x: x, old_source(), maxsize=1))
+    assert next(iterator) == ("old", 0)
+    iterator.close()  # returns after its grace, leaving the busy source thread its pipes
+    new_run = iter(pl.process.map(lambda x: x, range(40), maxsize=1))
+    first = next(new_run)
+    release.set()  # the old source wakes, and must not reach the new run's pipes
+    assert sorted([first, *new_run]) == list(range(40))
+
+
+def run_script(tmp_path: Any, code: str) -> Any:
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(code)
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_an_open_run_does_not_keep_the_interpreter_from_exiting(tmp_path: Any) -> None:
+    done = run_script(
+        tmp_path,
+        "import pypeln as pl\n"
+        "if __name__ == '__main__':\n"
+        "    it = iter(pl.process.map(abs, range(10**7), maxsize=2))\n"
+        "    print(next(it))\n",
+    )
+    assert done.returncode == 0 and done.stdout == "0\n", done.stderr
+
+
+def test_workers_do_not_outlive_a_parent_that_dies(tmp_path: Any) -> None:
+    done = run_script(
+        tmp_path,
+        "import os, pypeln as pl\n"
+        "if __name__ == '__main__':\n"
+        "    it = iter(pl.process.map(abs, range(10**7), workers=2, maxsize=2))\n"
+        "    next(it)\n"
+        "    children = [p for p in os.listdir('/proc') if p.isdigit() and\n"
+        "                open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+        "                == str(os.getpid())]\n"
+        "    print(' '.join(children), flush=True)\n"
+        "    os._exit(0)\n",
+    )
+    for pid in map(int, done.stdout.split()):
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # already gone
+        try:
+            import select
+
+            assert select.select([handle], [], [], 10)[0], f"worker {pid} outlived its parent"
+        finally:
+            os.close(handle)
+
+
+def inner_sum(x: int) -> int:
+    return sum(pl.process.map(abs, range(3), workers=2))
+
+
+def test_a_process_stage_inside_a_worker_after_the_fork_server_started() -> None:
+    assert sorted(pl.thread.map(abs, pl.process.map(abs, range(3)))) == [0, 1, 2]  # forkserver
+    assert list(pl.process.map(inner_sum, range(2))) == [3, 3]
+
+
+class BadStr(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def raise_bad_str(x: int) -> int:
+    raise BadStr(x)
+
+
+def test_an_exception_whose_str_fails_still_arrives() -> None:
+    with pytest.raises(BadStr):
+        list(pl.process.map(raise_bad_str, range(3)))
