@@ -38,7 +38,12 @@ END = b""
 
 def make_pipe(capacity: int = 0) -> tuple[int, int]:
     """A non-blocking, close-on-exec pipe holding at least ``capacity`` bytes if it can."""
-    read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    if hasattr(os, "pipe2"):
+        read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    else:  # macOS: the same in three calls (os.pipe's ends are already close-on-exec)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
     if capacity > DEFAULT_PIPE_CAPACITY and hasattr(fcntl, "F_SETPIPE_SZ"):
         try:
             fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, capacity)
