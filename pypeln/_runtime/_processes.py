@@ -166,12 +166,12 @@ class ProcessRun:
         self._lock = threading.Lock()
         self._closed = self._released = False
         self._sources_running = 0
-        _open_runs.add(self)
         try:
             self._allocate()
         except BaseException:
             close_fds(self._fds)
             raise
+        _open_runs.add(self)
 
     def _allocate(self) -> None:
         plan = self.plan
