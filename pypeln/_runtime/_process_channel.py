@@ -170,6 +170,8 @@ class ReaderEnd:
         self._lock = PipeMutex(wiring.read_lock) if wiring.readers > 1 else None
         self._next = 0
         self._next_check = monotonic() + CHECK_EVERY
+        self._ended_seen = -1
+        self._live_slots: list[int] = []
 
     def get_batch(self, limit: int) -> list[Any]:
         """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""
@@ -233,11 +235,18 @@ class ReaderEnd:
     def _live(self) -> list[int]:
         """The producers (slots) not yet ended (kept in shared memory: a worker that replaces
         another reader must not wait for an end its predecessor already read)."""
-        flags, base = self._flags, self._wiring.base + FLAGS
-        return [slot for slot in range(self._wiring.producers) if not flags[base + slot]]
+        flags, wiring = self._flags, self._wiring
+        ended = int(flags[wiring.base + _ENDED])
+        if ended != self._ended_seen:  # one shared read per batch while nothing ended
+            base = wiring.base + FLAGS
+            self._live_slots = [slot for slot in range(wiring.producers) if not flags[base + slot]]
+            self._ended_seen = ended
+        return self._live_slots
 
     def _end(self, slot: int) -> None:
-        self._flags[self._wiring.base + FLAGS + slot] = 1
+        base = self._wiring.base
+        self._flags[base + FLAGS + slot] = 1
+        self._flags[base + _ENDED] += 1  # under the read lock when readers share the channel
 
     def _poke(self, live: list[int]) -> None:
         for slot in live:

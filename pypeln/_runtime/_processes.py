@@ -166,6 +166,7 @@ class ProcessRun:
         self._lock = threading.Lock()
         self._closed = self._released = False
         self._sources_running = 0
+        self._watch_fds: list[int] | None = None
         try:
             self._allocate()
         except BaseException:
@@ -254,6 +255,7 @@ class ProcessRun:
         finally:
             os.close(report_w)
         self._workers[process.sentinel] = _Worker(node, index, spec, process, report_r)
+        self._watch_fds = None
 
     def _start_source(self, node: Node) -> None:
         context = _SourceContext(self, node)
@@ -293,7 +295,10 @@ class ProcessRun:
     # -- watching workers --------------------------------------------------------------------
 
     def _watched(self) -> Sequence[int]:
-        return [fd for worker in self._workers.values() for fd in worker.fds()]
+        """Every worker's sentinel and report pipe (kept: the consumer asks on every wait)."""
+        if self._watch_fds is None:
+            self._watch_fds = [fd for worker in self._workers.values() for fd in worker.fds()]
+        return self._watch_fds
 
     def _on_watch(self, ready: list[int]) -> None:
         """A worker reported or ended: record its error or its death, and stop the run."""
@@ -304,6 +309,7 @@ class ProcessRun:
             raise Stopped
 
     def _check(self, worker: _Worker, ended: bool) -> None:
+        self._watch_fds = None  # what is watched may change below
         for message in worker.read_reports():
             if message[0] == "error":
                 worker.reported = True
@@ -361,6 +367,7 @@ class ProcessRun:
         self._stop()
         deadline = monotonic() + STOP_GRACE
         while self._workers:
+            self._watch_fds = None
             left = deadline - monotonic()
             ready = wait_for_any(self._watched(), timeout=max(0.0, left))
             for worker in list(self._workers.values()):
