@@ -178,6 +178,26 @@ def read_frame(fd: int, waiter: Waiter, head: bytes = b"") -> bytearray:
     return read_exact(fd, size, waiter) if size else bytearray()
 
 
+def split_frames(buffer: bytearray) -> list[bytearray]:
+    """Remove every complete frame from the front of ``buffer``; return their payloads.
+
+    For a reader that gathers bytes without waiting (the parent reading worker reports).
+
+    >>> buffer = bytearray(_HEADER.pack(2) + b"ok" + _HEADER.pack(5) + b"ha")
+    >>> split_frames(buffer), len(buffer)
+    ([bytearray(b'ok')], 10)
+    """
+    payloads = []
+    while len(buffer) >= _HEADER.size:
+        (size,) = _HEADER.unpack_from(buffer)
+        end = _HEADER.size + size
+        if len(buffer) < end:
+            break
+        payloads.append(buffer[_HEADER.size : end])
+        del buffer[:end]
+    return payloads
+
+
 def try_read_head(fd: int) -> bytes:
     """The first bytes of the next frame on ``fd`` if some are there now, else ``b""``.
 

@@ -26,9 +26,9 @@ from .._session import DeadlineFactory
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, run_worker
 from ._pipes import PipeMutex, Waiter, write_frame
-from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, inherit
+from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd, inherit
 from ._process_codec import pack_error
-from ._process_shared import SharedActiveWorkers, SharedInts, ShippedStage
+from ._process_shared import SharedActiveWorkers, ShippedStage
 from ._thread_channel import StopSignal
 from ._thread_deadline import ThreadDeadline
 

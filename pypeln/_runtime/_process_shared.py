@@ -19,8 +19,7 @@ from .._errors import SerializationError
 from .._hooks import StageStatus
 from .._stage import Stage
 from ._pipes import PipeMutex, Waiter
-
-SharedInts = Any  # a ctypes array of c_int64 in shared memory
+from ._process_channel import SharedInts
 
 
 class SharedCounters(Structure):

@@ -45,7 +45,7 @@ from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
-from ._pipes import PipeMutex, Waiter, close_fds, make_pipe
+from ._pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
 from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main
 from ._process_codec import unpack_error
@@ -458,14 +458,7 @@ class _Worker:
                 self._report_open = False
                 break
             self._buffer += chunk
-        messages = []
-        while len(self._buffer) >= 8:
-            size = int.from_bytes(self._buffer[:8], "little")
-            if len(self._buffer) < 8 + size:
-                break
-            messages.append(pickle.loads(self._buffer[8 : 8 + size]))
-            del self._buffer[: 8 + size]
-        return messages
+        return [pickle.loads(payload) for payload in split_frames(self._buffer)]
 
     def reap(self) -> None:
         self.process.join()
