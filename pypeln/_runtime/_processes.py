@@ -74,15 +74,21 @@ def check_start_method(where: str, method: object) -> str:
     return str(method)
 
 
-def set_start_method(method: str) -> None:
+def set_start_method(method: str | None) -> None:
     """Start the workers of every ``pl.process`` stage with ``method`` from now on.
 
     One of ``"auto"`` (the default: ``fork`` in a single-threaded process, ``forkserver``
     otherwise), ``"forkserver"``, ``"spawn"`` or ``"fork"``; the environment variable
-    ``PYPELN_START_METHOD`` does the same without code.
+    ``PYPELN_START_METHOD`` does the same without code. ``None`` undoes the choice.
 
-    >>> set_start_method("spawn"); set_start_method(DEFAULT_START_METHOD)
+    >>> set_start_method("spawn")
+    >>> default_start_method()
+    'spawn'
+    >>> set_start_method(None)  # back to $PYPELN_START_METHOD, or "auto"
     """
+    if method is None:
+        _chosen.clear()
+        return
     _chosen["method"] = check_start_method("set_start_method()", method)
 
 
