@@ -120,6 +120,7 @@ def test_a_worker_that_dies_raises_worker_crashed_error(die: Any, code: int) -> 
 
 
 def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
+    before = frozenset(pid for pid, _, _ in _children())  # the manager among them
     busy = manager.Barrier(4, timeout=10)  # three workers inside f, and the interrupter
 
     def wait_forever(x: int) -> int:
@@ -139,13 +140,28 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
                 pass
     finally:
         interrupter.join()
-    assert not _live_children()
+    assert not _live_children(ignore=before)
 
 
-def _live_children() -> list[str]:
-    """Processes (zombies included) whose parent is this process, but not managers."""
-    me = str(os.getpid())
+def _live_children(ignore: frozenset[str] = frozenset()) -> list[str]:
+    """This process's children (zombies included) but the helpers multiprocessing keeps for
+    the whole session (resource tracker, fork server) and the pids in ``ignore``.
+
+    The whole command line is matched, never a cut of it: how much of it fits in a cut
+    depends on where the checkout lives.
+    """
     found = []
+    for pid, state, command in _children():
+        helper = "resource_tracker" in command or "forkserver" in command
+        if not helper and pid not in ignore:
+            found.append(f"{pid} {state} {command[:120]}")
+    return found
+
+
+def _children() -> list[tuple[str, str, str]]:
+    """``(pid, state, command line)`` of every process whose parent is this one."""
+    me = str(os.getpid())
+    children = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -156,9 +172,9 @@ def _live_children() -> list[str]:
                 command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if fields[1] == me and "resource_tracker" not in command and "forkserver" not in command:
-            found.append(f"{pid} {fields[0]} {command[:80]}")
-    return [child for child in found if "spawn_main" not in child or " Z " in child]
+        if fields[1] == me:
+            children.append((pid, fields[0], command))
+    return children
 
 
 def _snapshot() -> tuple[int, set[str]]:
