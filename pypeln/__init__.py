@@ -7,8 +7,9 @@
 [4, 6, 8]
 """
 
-from . import process, sync, thread
+from . import process, sync, task, thread
 from . import process as pr
+from . import task as io
 from . import thread as th
 from ._api import StageOptions
 from ._errors import (
@@ -37,9 +38,11 @@ __all__ = [
     "WorkerCrashedError",
     "WorkerInfo",
     "__version__",
+    "io",
     "pr",
     "process",
     "sync",
+    "task",
     "th",
     "thread",
 ]

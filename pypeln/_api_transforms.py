@@ -17,6 +17,7 @@ from typing import Any, Literal, TypedDict, TypeVar, overload
 from typing_extensions import Unpack
 
 from ._api_flows import Flows
+from ._async_kernels import is_async_callable
 from ._hooks import check_injections
 from ._pipe import Pipe, RunPipe, SameTypePipe
 from ._stage import Stage, StageKind
@@ -309,8 +310,9 @@ class Transforms(Flows):
     ) -> Callable[[Iterable[Any]], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
+        unlimited = is_async_callable(f) if getattr(self.runtime, "unlimited_workers", 0) else None
         options = {
-            "workers": check_workers(kind, workers),
+            "workers": check_workers(kind, workers, unlimited=unlimited),
             "maxsize": check_maxsize(kind, maxsize),
             "timeout": check_timeout(kind, timeout),
             "on_start": check_hook(kind, "on_start", on_start),

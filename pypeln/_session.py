@@ -60,20 +60,8 @@ class WorkerSession:
 
     def open(self) -> Call:
         """Run ``on_start`` and return ``call(index, value)`` for this worker."""
-        stage = self.stage
-        if stage.on_start is not None:
-            kwargs = pick(
-                stage.on_start, self._available, who="on_start", stage=stage.name, skip=False
-            )
-            resources = self._call_hook("on_start", stage.on_start, kwargs)
-            if resources is not None and not isinstance(resources, dict):
-                raise TypeError(
-                    f"stage {stage.name!r}: on_start must return a dict or None, "
-                    f"got {type(resources).__name__}"
-                )
-            self._available = {**(resources or {}), "worker_info": self.info}
-        self._opened = True
-        return self._bind(stage.f if stage.f is not None else _no_function)
+        hook = self._start_hook()
+        return self._started(None if hook is None else self._call_hook("on_start", *hook))
 
     def close(self) -> None:
         """Count this worker as finished, then run ``on_done`` (if ``on_start`` succeeded).
@@ -81,17 +69,44 @@ class WorkerSession:
         A worker whose ``on_start`` failed still counts as finished, so that the last worker
         to finish sees ``stage_status.done``.
         """
+        hook = self._done_hook()
+        if hook is not None:
+            self._call_hook("on_done", *hook)
+
+    def _start_hook(self) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+        """``on_start`` and what it asks for, if the stage has one."""
+        on_start = self.stage.on_start
+        if on_start is None:
+            return None
+        kwargs = pick(on_start, self._available, who="on_start", stage=self.stage.name, skip=False)
+        return on_start, kwargs
+
+    def _started(self, resources: Any) -> Call:
+        """Bind ``f`` to what ``on_start`` returned."""
+        if self.stage.on_start is not None:
+            if resources is not None and not isinstance(resources, dict):
+                raise TypeError(
+                    f"stage {self.stage.name!r}: on_start must return a dict or None, "
+                    f"got {type(resources).__name__}"
+                )
+            self._available = {**(resources or {}), "worker_info": self.info}
+        self._opened = True
+        return self._bind(self.stage.f if self.stage.f is not None else _no_function)
+
+    def _done_hook(self) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+        """Count this worker as finished; ``on_done`` and its arguments if it is to run."""
         if self._deadline is not None:
             self._deadline.close()
         if self._finished:
-            return
+            return None
         self._finished = True
         status = self.status.finish()
         on_done = self.stage.on_done
-        if self._opened and on_done is not None:
-            available = {**self._available, "stage_status": status}
-            kwargs = pick(on_done, available, who="on_done", stage=self.stage.name, skip=False)
-            self._call_hook("on_done", on_done, kwargs)
+        if not self._opened or on_done is None:
+            return None
+        available = {**self._available, "stage_status": status}
+        kwargs = pick(on_done, available, who="on_done", stage=self.stage.name, skip=False)
+        return on_done, kwargs
 
     def close_quietly(self) -> None:
         """``close()`` on a worker that is already failing or stopping: the first error wins."""
@@ -117,17 +132,18 @@ class WorkerSession:
         fn = f
         if self.stage.timeout and self._deadline_factory is not None:
             if self.stage.kind == "flat_map":  # the timeout covers producing every result
-                fn = _materialized(f)
+                fn = self._materialized(f)
             self._deadline = self._deadline_factory(fn, self.stage.timeout, self._counters)
             fn = self._deadline
         return Call(bind(fn, kwargs), wants_index, self.stage.name, self.index, self._counters)
 
+    def _materialized(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        """``f`` returning a list of its results, so that one call produces them all."""
 
-def _materialized(f: Callable[..., Any]) -> Callable[..., Any]:
-    def call_to_list(*args: Any, **kwargs: Any) -> list[Any]:
-        return list(f(*args, **kwargs))
+        def call_to_list(*args: Any, **kwargs: Any) -> list[Any]:
+            return list(f(*args, **kwargs))
 
-    return call_to_list
+        return call_to_list
 
 
 def _no_function(value: Any) -> Any:

@@ -13,7 +13,7 @@ runtime, and every iteration is a fresh run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -55,6 +55,14 @@ class Stage(Generic[T_co]):
     def __iter__(self) -> Iterator[T_co]:
         return run_items(self, maxsize=0, return_index=False, stats=RunStatistics())
 
+    def __aiter__(self) -> AsyncIterator[T_co]:
+        """``async for x in stage`` runs the pipeline in the running event loop."""
+        return arun_items(self, maxsize=0, return_index=False, stats=RunStatistics())
+
+    def __await__(self) -> Generator[Any, None, list[T_co]]:
+        """``await stage`` runs the pipeline in the running event loop; the list of items."""
+        return _collect(self).__await__()
+
     def __or__(self, fn: Callable[[Stage[T_co]], R]) -> R:
         """``stage | fn`` is ``fn(stage)``: ``stage | list``, ``stage | pl.thread.map(f)``."""
         return fn(self)
@@ -72,6 +80,30 @@ def run_items(
         yield from (elements if return_index else map(itemgetter(1), elements))
     finally:
         close_iterator(elements)
+
+
+async def arun_items(
+    stage: Stage[Any], *, maxsize: int, return_index: bool, stats: RunStatistics
+) -> AsyncGenerator[Any, None]:
+    """``run_items`` in the running loop. A stage of a backend without async workers runs
+    beside the loop, read by a ``task`` stage."""
+    aiterate: Callable[..., AsyncGenerator[Any, None]] | None
+    aiterate = getattr(stage.runtime, "aiterate", None)
+    if aiterate is None:
+        from .task import runtime as task_runtime
+
+        stage = Stage("from_iterable", task_runtime, (stage,))
+        aiterate = getattr(task_runtime, "aiterate")  # noqa: B009 - Runtime does not declare it
+    elements = aiterate(stage, maxsize, stats)
+    try:
+        async for element in elements:
+            yield element if return_index else element[1]
+    finally:
+        await elements.aclose()
+
+
+async def _collect(stage: Stage[T]) -> list[T]:
+    return [item async for item in stage]
 
 
 def close_iterator(iterator: object) -> None:

@@ -29,9 +29,19 @@ def check_hook(api: str, name: str, value: object) -> Callable[..., Any] | None:
     return value
 
 
-def check_workers(api: str, value: object, minimum: int = 1) -> int:
-    """``value`` must be an int of at least ``minimum``."""
-    return _check_int(api, "workers", value, minimum)
+def check_workers(api: str, value: object, *, unlimited: bool | None = None) -> int:
+    """``value`` must be an int >= 1; 0 (no limit) too where ``unlimited`` is True.
+
+    ``unlimited=False`` says why 0 is refused: it is allowed for async functions only.
+    """
+    if unlimited and value == 0 and not isinstance(value, bool):
+        return 0
+    try:
+        return _check_int(api, "workers", value, 1)
+    except ValueError as error:
+        if unlimited is False and value == 0:
+            raise ValueError(f"{error} (0, no limit, needs an async f on pl.task)") from None
+        raise
 
 
 def check_maxsize(api: str, value: object) -> int:

@@ -39,9 +39,9 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
 #: Every backend the contract suite covers; adding a backend is adding its name here.
 #: "process" starts workers with the default "auto" (fork in a single-threaded process, as
 #: most tests are), "process-forkserver" with forkserver: the suite runs under both.
-BACKENDS = ["sync", "thread", "process", "process-forkserver"]
+BACKENDS = ["sync", "thread", "task", "process", "process-forkserver"]
 #: Backends whose workers run at the same time (sync runs one call at a time by design).
-CONCURRENT_BACKENDS = ["thread", "process", "process-forkserver"]
+CONCURRENT_BACKENDS = ["thread", "task", "process", "process-forkserver"]
 
 
 def namespace_of(name: str) -> Any:

@@ -11,8 +11,8 @@ import pypeln as pl
 from tests.conftest import BACKENDS
 
 MODULES = [getattr(pl, name) for name in BACKENDS if hasattr(pl, name)]
-#: Names only the process backend has: how it starts its workers.
-EXTRA = {"process": {"set_start_method", "using"}}
+#: Names only some backends have: how process starts its workers, which loop task uses.
+EXTRA = {"process": {"set_start_method", "using"}, "task": {"using"}}
 PUBLIC = {
     "map",
     "flat_map",

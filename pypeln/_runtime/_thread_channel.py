@@ -83,30 +83,43 @@ class ThreadChannel:
 
     def put_from(self, pending: deque[Any]) -> None:
         """Move every item of ``pending`` here, in order, waiting for room as often as needed."""
-        items = self._items
         with self._lock:
             while pending:
                 if self._stop.is_set:
                     raise Stopped
-                room = len(pending) if not self.maxsize else self.maxsize - len(items)
-                if room >= len(pending):
-                    moved = len(pending)
-                    items.extend(pending)  # safe: we hold the lock, and the producer is us
-                    pending.clear()
-                elif room > 0:
-                    moved = room
-                    items.extend(pending.popleft() for _ in range(room))
-                else:
-                    moved = 0
-                if moved and self._getters:
-                    self._not_empty.notify(moved)
-                    self.hungry = max(0, self.hungry - moved)
+                self._move_in(pending)
                 if pending:
                     self._putters += 1
                     try:
                         self._not_full.wait()
                     finally:
                         self._putters -= 1
+
+    def _move_in(self, pending: deque[Any]) -> None:
+        """Move what room allows of ``pending`` here and wake readers (called with the lock)."""
+        items = self._items
+        room = len(pending) if not self.maxsize else self.maxsize - len(items)
+        if room >= len(pending):
+            moved = len(pending)
+            items.extend(pending)  # safe: we hold the lock, and the producer is us
+            pending.clear()
+        elif room > 0:
+            moved = room
+            items.extend(pending.popleft() for _ in range(room))
+        else:
+            return
+        self._wake_getters(moved)
+
+    def _wake_getters(self, moved: int) -> None:
+        """``moved`` items arrived: wake as many waiting readers (called with the lock)."""
+        if self._getters:
+            self._not_empty.notify(moved)
+            self.hungry = max(0, self.hungry - moved)
+
+    def _wake_putters(self, count: int) -> None:
+        """``count`` items left: wake producers waiting for room (called with the lock)."""
+        if self._putters:
+            self._not_full.notify(count)
 
     def share(self, pending: deque[Any]) -> None:
         """Let a reader that finds this channel empty take what a producer holds in ``pending``."""
@@ -121,35 +134,48 @@ class ThreadChannel:
         """Up to ``limit`` items, and no more than a fair share when several workers read."""
         with self._lock:
             while not self._items:
-                if self._stop.is_set:
-                    raise Stopped
-                if self._take_shared():
-                    break
-                if self._open == 0:
+                ready = self._ready_to_take()
+                if ready is None:  # every producer closed: the end
                     return []
-                self.hungry += 1
-                # A producer that appended before it could see us hungry will not flush: look
-                # again now that it can (every step here runs under the GIL, in order).
-                if self._take_shared():
-                    self.hungry -= 1
+                if ready:
                     break
                 self._getters += 1
                 try:
                     self._not_empty.wait()
                 finally:
                     self._getters -= 1
-            if self._stop.is_set:
-                raise Stopped
-            items = self._items
-            count = min(limit, len(items), -(-len(items) // self._readers))
-            if count == len(items):
-                batch = list(items)
-                items.clear()
-            else:
-                batch = [items.popleft() for _ in range(count)]
-            if self._putters:
-                self._not_full.notify(count)
-            return batch
+            return self._take(limit)
+
+    def _ready_to_take(self) -> bool | None:
+        """With the queue empty: True if producers' held items came in, None at the end,
+        False if the reader must wait (it is counted ``hungry``). Called with the lock."""
+        if self._stop.is_set:
+            raise Stopped
+        if self._take_shared():
+            return True
+        if self._open == 0:
+            return None
+        self.hungry += 1
+        # A producer that appended before it could see us hungry will not flush: look
+        # again now that it can (every step here runs under the GIL, in order).
+        if self._take_shared():
+            self.hungry -= 1
+            return True
+        return False
+
+    def _take(self, limit: int) -> list[Any]:
+        """Up to ``limit`` of the queued items, a fair share of them (called with the lock)."""
+        if self._stop.is_set:
+            raise Stopped
+        items = self._items
+        count = min(limit, len(items), -(-len(items) // self._readers))
+        if count == len(items):
+            batch = list(items)
+            items.clear()
+        else:
+            batch = [items.popleft() for _ in range(count)]
+        self._wake_putters(count)
+        return batch
 
     def _take_shared(self) -> bool:
         """Move what producers hold into the queue, as room allows (called with the lock)."""
@@ -161,8 +187,8 @@ class ThreadChannel:
                 # popleft of a counted snapshot: the producer may append meanwhile, never pop.
                 self._items.extend(pending.popleft() for _ in range(count))
                 took = True
-        if took and self._putters:
-            self._not_full.notify_all()  # a producer waiting in put_from may have nothing left
+        if took:
+            self._wake_putters(self.producers)  # one waiting in put_from may have nothing left
         return bool(self._items)
 
     def close(self) -> None:
@@ -170,5 +196,9 @@ class ThreadChannel:
         with self._lock:
             self._open -= 1
             if self._open == 0:
-                self._not_empty.notify_all()
-                self.hungry = 0
+                self._wake_at_end()
+
+    def _wake_at_end(self) -> None:
+        """The last producer closed: every reader must see the end (called with the lock)."""
+        self._not_empty.notify_all()
+        self.hungry = 0

@@ -1,0 +1,259 @@
+"""The async worker loop: the twin of ``_blocking.run_worker`` for workers in the event loop.
+
+Data flow of one task worker::
+
+    await inbox.aget_batch(n) ──► async kernel ──► output.add ──► await outbox.aput_from
+                                                     (flushed when full, when a reader
+                                                      waits, and before waiting for input)
+
+A worker loops over its input; no asyncio Task is created per element, except with
+``workers=0``, where every element gets a task of its own (no limit on concurrent calls).
+After each batch a worker yields to the loop, so a worker whose queues never make it wait
+cannot starve the others.
+
+>>> import asyncio
+>>> from pypeln._runtime._loop_channel import LoopChannel, StopSignal
+>>> async def main():
+...     channel = LoopChannel(0, 1, 1, StopSignal())
+...     channel.bind(asyncio.get_running_loop())
+...     output = AsyncOutput([channel])
+...     with output:
+...         output.add(((0,), "x"))
+...         await output.flush()
+...     return await channel.aget_batch(5)
+>>> asyncio.run(main())
+[((0,), 'x')]
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from functools import partial
+from itertools import count
+from operator import itemgetter
+from typing import Any, Protocol
+
+from .._async_kernels import ASYNC_KERNELS, AsyncKernel
+from .._async_session import AsyncDeadline, AsyncWorkerSession
+from .._errors import Stopped, mark_stage
+from .._hooks import Call, WorkerStatus
+from .._kernels import Element
+from .._plan import Node
+from .._stage import Stage
+from .._stats import Counters, RunStatistics
+from ._blocking import MAX_BATCH, BatchSizer, batch_cap
+from ._loop_channel import LoopChannel
+
+
+class TaskContext(Protocol):
+    """What one run gives its task workers."""
+
+    statistics: RunStatistics
+    max_batch: int
+
+    def channel(self, index: int) -> LoopChannel: ...
+
+    def status(self, node: Node) -> WorkerStatus: ...
+
+    def counters(self, node: Node, index: int) -> Counters: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+
+async def run_task_worker(node: Node, index: int, context: TaskContext) -> None:
+    """Body of one task worker of ``node``: never raises; reports its first error to the run."""
+    outboxes = [context.channel(channel) for channel in node.outboxes]
+    try:
+        if node.stage is None:
+            await _pump(node, outboxes, context.max_batch, context.statistics)
+        else:
+            await _work(node, index, context, outboxes)
+        for outbox in outboxes:
+            outbox.close()
+    except (Stopped, asyncio.CancelledError):
+        pass  # the run stops
+    except BaseException as error:
+        mark_stage(error, node.name, index if node.stage is not None else None)
+        context.fail(error)
+
+
+async def _work(node: Node, index: int, context: TaskContext, outboxes: list[LoopChannel]) -> None:
+    stage = node.stage
+    assert stage is not None and node.inbox is not None
+    counters = context.counters(node, index)
+    session = AsyncWorkerSession(stage, index, context.status(node), counters, AsyncDeadline)
+    try:
+        call = await session.aopen()
+        with AsyncOutput(outboxes, context.max_batch) as output:
+            batches = _Batches(context.channel(node.inbox), node.workers, output)
+            if stage.kind == "ordered":
+                await _ordered(batches, output)
+            elif stage.workers == 0:
+                fail = partial(_fail_labelled, context, node.name, index)
+                await _unlimited(ASYNC_KERNELS[stage.kind], call, batches, output, fail)
+            else:
+                await _each_batch(ASYNC_KERNELS[stage.kind], call, batches, output)
+            await output.flush()
+    except BaseException:
+        await session.aclose_quietly()
+        raise
+    await session.aclose()
+
+
+_Fail = Callable[[BaseException], None]
+
+
+def _fail_labelled(context: TaskContext, stage: str, index: int, error: BaseException) -> None:
+    mark_stage(error, stage, index)
+    context.fail(error)
+
+
+class _Batches:
+    """A worker's input: batches sized to ~1 ms of work, fetched after flushing the output."""
+
+    def __init__(self, inbox: LoopChannel, workers: int, output: AsyncOutput) -> None:
+        self.inbox = inbox
+        self.output = output
+        self.sizer = BatchSizer(min(batch_cap(inbox.maxsize, max(1, workers)), output.sizer.cap))
+
+    async def next(self) -> list[Element]:
+        """The next batch (``[]`` at the end); downstream gets what we hold before we wait."""
+        await self.output.flush()
+        await asyncio.sleep(0)  # let the other tasks of the loop run between batches
+        return await self.inbox.aget_batch(self.sizer.size)
+
+
+async def _each_batch(
+    kernel: AsyncKernel, call: Call, batches: _Batches, output: AsyncOutput
+) -> None:
+    sizer = batches.sizer
+    while batch := await batches.next():
+        sizer.begin()
+        await kernel(call, batch, output)
+        sizer.end(len(batch))
+
+
+async def _unlimited(
+    kernel: AsyncKernel, call: Call, batches: _Batches, output: AsyncOutput, fail: _Fail
+) -> None:
+    """``workers=0``: a task per element, as many at once as there are elements."""
+    running: set[asyncio.Task[None]] = set()
+
+    def finished(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            fail(task.exception())  # type: ignore[arg-type]
+
+    try:
+        while batch := await batches.next():
+            for element in batch:
+                task = asyncio.ensure_future(kernel(call, [element], output))
+                running.add(task)
+                task.add_done_callback(finished)
+        while running:
+            await asyncio.wait(list(running))
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(list(running))
+
+
+async def _ordered(batches: _Batches, output: AsyncOutput) -> None:
+    """All elements, sorted by source index once the input ended."""
+    elements: list[Element] = []
+    while batch := await batches.next():
+        elements.extend(batch)
+    elements.sort(key=itemgetter(0))
+    for element in elements:
+        if output.add(element):
+            await output.flush()
+
+
+async def _pump(
+    node: Node, outboxes: list[LoopChannel], max_batch: int, statistics: RunStatistics
+) -> None:
+    """A source read in the loop: an async iterable, or a list, range or other container."""
+    source = node.source
+    assert source is not None
+    try:
+        with AsyncOutput(outboxes, max_batch) as output:
+            if isinstance(source, AsyncIterable):
+                async for element in _elements(source, statistics):
+                    if output.add(element):
+                        await output.flush()
+            else:
+                for element in _numbered_sync(source):
+                    if output.add(element):
+                        await output.flush()
+            await output.flush()
+    except Exception as error:
+        mark_stage(error, node.name, None)
+        raise
+
+
+def _elements(source: AsyncIterable[Any], statistics: RunStatistics) -> AsyncIterator[Element]:
+    """The elements of an async iterable; a task stage of another runtime keeps its indices."""
+    if isinstance(source, Stage):
+        aiterate = source.runtime.aiterate  # type: ignore[attr-defined]
+        elements: AsyncIterator[Element] = aiterate(source, 0, statistics)
+        return elements
+    return _numbered(source)
+
+
+async def _numbered(source: AsyncIterable[Any]) -> AsyncIterator[Element]:
+    position = 0
+    async for value in source:
+        yield (position,), value
+        position += 1
+
+
+def _numbered_sync(source: Iterable[Any]) -> Iterator[Element]:
+    return zip(zip(count()), source)  # noqa: B905 - count() never ends
+
+
+class AsyncOutput:
+    """A task worker's output: one pending batch per outbox (several: broadcast).
+
+    ``add`` says when to flush: the batch reached the size that takes ~1 ms to produce, or a
+    reader waits. A flush that handed something on ends with a turn of the loop.
+    """
+
+    def __init__(self, outboxes: list[LoopChannel], max_batch: int = MAX_BATCH) -> None:
+        self.outboxes = outboxes
+        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        self.sizer = BatchSizer(min([*bounds, max_batch]))
+        self._held = 0
+
+    def __enter__(self) -> AsyncOutput:
+        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+            outbox.share(pending)  # a reader about to wait may take what we hold
+        self.sizer.begin()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+            outbox.unshare(pending)
+
+    def add(self, element: Element) -> bool:
+        """Hold ``element``; True when the caller should ``await flush()`` now."""
+        for pending in self.pendings:
+            pending.append(element)
+        self._held += 1
+        return self._held >= self.sizer.size or any(outbox.hungry for outbox in self.outboxes)
+
+    async def flush(self) -> None:
+        """Hand on what is held (waiting for room if need be)."""
+        held = max(map(len, self.pendings), default=0)  # readers may have taken some
+        self._held = 0
+        if held:
+            self.sizer.end(held)
+            for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+                if pending:
+                    await outbox.aput_from(pending)
+            await asyncio.sleep(0)  # a producer whose queues never make it wait must not
+            # starve the other tasks of the loop
+        self.sizer.begin()

@@ -1,0 +1,341 @@
+"""The ``task`` runtime: stages run in one asyncio event loop; blocking code runs beside it.
+
+::
+
+    sync consumer ◄── output channel ◄── stage workers ◄── … ◄── source
+    (its thread)        (LoopChannel)      tasks in the loop: async f, concat, ordered,
+                                           async iterables and in-memory containers;
+    async consumer ◄──┘                    threads: plain f (blocking calls must not
+    (in the loop)                          stall the loop) and any other iterable
+
+Every channel is a ``LoopChannel``: threads block on it, tasks await it. Consumed with
+``async for`` / ``await``, the run lives in the caller's loop. Consumed from sync code
+(``for``, ``list``), the loop runs in a helper thread of the run, whether or not the
+caller's thread runs a loop of its own, so it never deadlocks a notebook cell or an async
+handler. The first error stops the run: the stop signal wakes every thread's wait, every
+task is cancelled (a worker cancelled mid-call still runs ``on_done``), and the consumer
+raises the error.
+
+>>> import asyncio
+>>> import pypeln as pl
+>>> async def double(x):
+...     await asyncio.sleep(0)
+...     return 2 * x
+>>> sorted(pl.task.map(double, range(4), workers=2))  # from sync code: a helper thread
+[0, 2, 4, 6]
+>>> async def main():
+...     return await pl.task.map(double, [5])  # in async code: the caller's loop
+>>> asyncio.run(main())
+[10]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import os
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any
+
+from .._async_kernels import is_async_callable, is_awaitable, resolved
+from .._errors import Stopped
+from .._hooks import ActiveWorkers
+from .._kernels import Element
+from .._plan import Node, compile_plan
+from .._session import DeadlineFactory
+from .._stage import Stage
+from .._stats import Counters, RunStatistics
+from ._blocking import CONSUMER_BATCH, MAX_BATCH, consume, join_threads, run_worker
+from ._loop_channel import LoopChannel, StopSignal, resolve
+from ._task_worker import run_task_worker
+from ._thread_deadline import ThreadDeadline
+
+#: How long stopping waits for cancelled tasks (``on_done``) and threads busy in user code.
+STOP_GRACE = 1.0
+EVENT_LOOPS = ("asyncio", "uvloop")
+#: Sources read in the loop itself: containers whose iteration never blocks.
+IN_MEMORY = (list, tuple, range, str, bytes, dict, set, frozenset)
+
+
+def check_event_loop(where: str, name: object) -> str:
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"{where}: event_loop must be one of {list(EVENT_LOOPS)}, got {name!r}")
+    if name == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError as error:
+            raise ValueError(
+                f"{where}: event_loop 'uvloop' needs the uvloop package (pip install uvloop)"
+            ) from error
+    return str(name)
+
+
+class TaskRuntime:
+    """Runs a graph in an asyncio event loop (see the module docstring)."""
+
+    name = "task"
+    #: ``workers=0`` (no limit on concurrent calls) is allowed for async functions.
+    unlimited_workers = True
+
+    def __init__(self, event_loop: str | None = None) -> None:
+        if event_loop is not None:
+            check_event_loop("using()", event_loop)
+        self.event_loop = event_loop
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        """A fresh loop for a run consumed from sync code (uvloop if asked for)."""
+        name = self.event_loop or os.environ.get("PYPELN_EVENT_LOOP") or "asyncio"
+        if check_event_loop("$PYPELN_EVENT_LOOP", name) == "uvloop":
+            import uvloop
+
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+        return asyncio.new_event_loop()
+
+    def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
+        return consume(partial(TaskRun, self, stage, maxsize, stats))
+
+    async def aiterate(
+        self, stage: Stage[Any], maxsize: int, stats: RunStatistics
+    ) -> AsyncIterator[Element]:
+        """The elements of a run in the running loop; closing the iterator stops the run."""
+        run = TaskRun(self, stage, maxsize, stats)
+        run.launch(asyncio.get_running_loop())
+        try:
+            while True:
+                try:
+                    batch = await run.output.aget_batch(CONSUMER_BATCH)
+                except Stopped:
+                    break
+                if not batch:
+                    break
+                for element in batch:
+                    yield element
+            run.raise_error()
+        finally:
+            await run.shutdown()
+
+
+def runs_in_loop(node: Node) -> bool:
+    """Whether a node's workers are tasks (else threads: they may block)."""
+    source = node.source
+    if isinstance(source, Stage):  # a stage of another backend: in the loop if it can be
+        return hasattr(source.runtime, "aiterate")
+    if node.stage is None:
+        return isinstance(source, AsyncIterable) or type(source) in IN_MEMORY
+    return node.stage.f is None or is_async_callable(node.stage.f)
+
+
+class TaskRun:
+    """One run of a plan: its channels, tasks, threads, first error and stop signal."""
+
+    def __init__(
+        self, runtime: TaskRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
+    ) -> None:
+        self.runtime = runtime
+        self.plan = compile_plan(stage, runtime, maxsize)
+        self.statistics = stats
+        self.stop = StopSignal()
+        self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
+        self.max_batch = MAX_BATCH
+        self._channels = [
+            LoopChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
+            for spec in self.plan.channels
+        ]
+        self.output = self._channels[self.plan.output]
+        self._statuses = {id(node): ActiveWorkers(node.workers) for node in self.plan.nodes}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._threads: list[threading.Thread] = []
+        self._threads_running = 0
+        self._threads_ended: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._closing: asyncio.Future[None] | None = None
+
+    # -- the WorkerContext of threads and the TaskContext of tasks -------------------------
+
+    def channel(self, index: int) -> LoopChannel:
+        return self._channels[index]
+
+    def status(self, node: Node) -> ActiveWorkers:
+        return self._statuses[id(node)]
+
+    def counters(self, node: Node, index: int) -> Counters:
+        return self.statistics.worker(node.name)
+
+    def fail(self, error: BaseException) -> None:
+        """Keep the first error and stop everything (from any thread)."""
+        with self._lock:
+            if self._error is None:
+                self._error = error
+        self.stop.set()
+        self._in_loop(self._halt)
+
+    def raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    # -- starting, in the loop ---------------------------------------------------------------
+
+    def launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start every worker: tasks in ``loop`` (the calling thread's), threads beside it."""
+        self._loop = loop
+        self._threads_ended = loop.create_future()
+        for channel in self._channels:
+            channel.bind(loop)
+        for node in self.plan.nodes:
+            if runs_in_loop(node):
+                for index in range(node.workers):
+                    self._tasks.append(loop.create_task(run_task_worker(node, index, self)))
+                continue
+            threaded = _bridged(node, loop)
+            self._statuses[id(threaded)] = self._statuses[id(node)]
+            for index in range(node.workers):
+                self._start_thread(threaded, index)
+        if not self._threads:
+            self._threads_ended.set_result(None)
+
+    def _start_thread(self, node: Node, index: int) -> None:
+        thread = threading.Thread(
+            target=self._thread_main,
+            args=(node, index),
+            name=f"pypeln {node.name} #{index}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        with self._lock:
+            self._threads_running += 1
+        thread.start()
+
+    def _thread_main(self, node: Node, index: int) -> None:
+        try:
+            run_worker(node, index, self)
+        finally:
+            with self._lock:
+                self._threads_running -= 1
+                last = self._threads_running == 0
+            if last:
+                self._in_loop(self._threads_done)
+
+    def _threads_done(self) -> None:
+        if self._threads_ended is not None:
+            resolve(self._threads_ended)
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def _in_loop(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the run's loop, from whichever thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if _running_loop() is loop:
+            callback()
+            return
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # closed meanwhile: nothing is left to stop
+            pass
+
+    def _halt(self) -> None:
+        """Cancel every task and wake every waiting one (in the loop)."""
+        for task in self._tasks:
+            task.cancel()
+        for channel in self._channels:
+            channel.wake_all()
+
+    async def shutdown(self) -> None:
+        """Stop every worker; wait (a bounded time) for tasks and threads to end."""
+        self.stop.set()
+        self._halt()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+        if self._threads_ended is not None:
+            await asyncio.wait([self._threads_ended], timeout=STOP_GRACE)
+        join_threads(self._threads, 0.1)  # ended, or stuck in user code: left behind
+
+    # -- the Run protocol, for a consumer in sync code -----------------------------------------
+
+    def start(self) -> None:
+        """Run the loop in a helper thread; return once every worker started."""
+        started = threading.Event()
+        self._loop_thread = threading.Thread(
+            target=self._serve, args=(started,), name="pypeln task loop", daemon=True
+        )
+        self._loop_thread.start()
+        started.wait()
+
+    def _serve(self, started: threading.Event) -> None:
+        loop = self.runtime.new_loop()
+        try:
+            self._closing = loop.create_future()
+            try:
+                self.launch(loop)
+            except BaseException as error:  # e.g. no thread could be started
+                self.fail(error)
+            started.set()
+            loop.run_until_complete(self._closing)
+            loop.run_until_complete(self.shutdown())
+        except BaseException as error:
+            self.fail(error)
+        finally:
+            started.set()
+            _close_loop(loop)
+
+    def close(self) -> None:
+        """Stop the run and wait (a bounded time) for its loop thread to end."""
+        self.stop.set()
+        closing = self._closing
+        if closing is not None:
+            self._in_loop(partial(resolve, closing))
+        if self._loop_thread is not None:
+            self._loop_thread.join(3 * STOP_GRACE)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """End what is left in ``loop`` (tasks of user code), then close it."""
+    try:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=STOP_GRACE))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
+def _bridged(node: Node, loop: asyncio.AbstractEventLoop) -> Node:
+    """``node`` for a worker thread: what ``f`` or a hook returns awaitable is run in ``loop``."""
+    stage = node.stage
+    if stage is None:
+        return node
+    hooks: dict[str, Any] = {
+        name: _awaiting_in(getattr(stage, name), loop)
+        for name in ("f", "on_start", "on_done")
+        if getattr(stage, name) is not None
+    }
+    return dataclasses.replace(node, stage=dataclasses.replace(stage, **hooks))
+
+
+def _awaiting_in(fn: Callable[..., Any], loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        if is_awaitable(result):
+            return asyncio.run_coroutine_threadsafe(resolved(result), loop).result()
+        return result
+
+    return call
