@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from ._kernels import Index
-from ._pipe import IndexedIteratorPipe, IteratorPipe, SameTypePipe
+from ._pipe import IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
 from ._runtime._contract import Runtime
 from ._stage import RunIterator, Stage
 from ._validation import check_bool, check_maxsize, check_source, check_sources
@@ -46,9 +46,9 @@ class Flows:
     def ordered(self, stage: None = None, /) -> SameTypePipe: ...
 
     @overload
-    def ordered(self, stage: Iterable[T], /) -> Stage[T]: ...
+    def ordered(self, stage: Iterable[T] | AsyncIterable[T], /) -> Stage[T]: ...
 
-    def ordered(self, stage: Iterable[Any] | None = None, /) -> Stage[Any] | SameTypePipe:
+    def ordered(self, stage: Source | None = None, /) -> Stage[Any] | SameTypePipe:
         """Restore input order: items sorted by the position of their source item.
 
         It waits for its whole input before emitting (memory grows with the input).
@@ -68,10 +68,12 @@ class Flows:
     def from_iterable(self, iterable: None = None, /, maxsize: int = 0) -> SameTypePipe: ...
 
     @overload
-    def from_iterable(self, iterable: Iterable[T], /, maxsize: int = 0) -> Stage[T]: ...
+    def from_iterable(
+        self, iterable: Iterable[T] | AsyncIterable[T], /, maxsize: int = 0
+    ) -> Stage[T]: ...
 
     def from_iterable(
-        self, iterable: Iterable[Any] | None = None, /, maxsize: int = 0
+        self, iterable: Source | None = None, /, maxsize: int = 0
     ) -> Stage[Any] | SameTypePipe:
         """A stage that reads ``iterable`` in a worker of this backend.
 

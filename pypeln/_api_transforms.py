@@ -11,7 +11,7 @@ ValueError: map(): workers must be an int >= 1, got 0
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 from typing_extensions import Unpack
@@ -19,7 +19,7 @@ from typing_extensions import Unpack
 from ._api_flows import Flows
 from ._async_kernels import is_async_callable
 from ._hooks import check_injections
-from ._pipe import Pipe, RunPipe, SameTypePipe
+from ._pipe import Pipe, RunPipe, SameTypePipe, Source
 from ._stage import Stage, StageKind
 from ._validation import (
     check_bool,
@@ -64,7 +64,7 @@ class Transforms(Flows):
     def map(
         self,
         f: Callable[..., R],
-        stage: Iterable[Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
         /,
         **options: Unpack[StageOptions],
     ) -> Stage[R]: ...
@@ -72,7 +72,7 @@ class Transforms(Flows):
     def map(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any] | None = None,
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         /,
         *,
         workers: int = 1,
@@ -121,15 +121,15 @@ class Transforms(Flows):
     def flat_map(
         self,
         f: Callable[..., Iterable[R]],
-        stage: Iterable[Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
         /,
         **options: Unpack[StageOptions],
     ) -> Stage[R]: ...
 
     def flat_map(
         self,
-        f: Callable[..., Iterable[Any]],
-        stage: Iterable[Any] | None = None,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         /,
         *,
         workers: int = 1,
@@ -165,7 +165,7 @@ class Transforms(Flows):
     def filter(
         self,
         f: Callable[..., Any],
-        stage: Iterable[T],
+        stage: Iterable[T] | AsyncIterable[T],
         /,
         **options: Unpack[StageOptions],
     ) -> Stage[T]: ...
@@ -173,7 +173,7 @@ class Transforms(Flows):
     def filter(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any] | None = None,
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         /,
         *,
         workers: int = 1,
@@ -219,7 +219,7 @@ class Transforms(Flows):
     def each(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
         /,
         *,
         run: Literal[False] = False,
@@ -230,7 +230,7 @@ class Transforms(Flows):
     def each(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
         /,
         *,
         run: Literal[True],
@@ -241,7 +241,7 @@ class Transforms(Flows):
     def each(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
         /,
         *,
         run: bool,
@@ -251,7 +251,7 @@ class Transforms(Flows):
     def each(
         self,
         f: Callable[..., Any],
-        stage: Iterable[Any] | None = None,
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         /,
         *,
         workers: int = 1,
@@ -288,7 +288,7 @@ class Transforms(Flows):
         self,
         kind: StageKind,
         f: Callable[..., Any],
-        stage: Iterable[Any] | None,
+        stage: Source | None,
         workers: int,
         maxsize: int,
         timeout: float,
@@ -307,7 +307,7 @@ class Transforms(Flows):
         timeout: float,
         on_start: Hook | None,
         on_done: Hook | None,
-    ) -> Callable[[Iterable[Any]], Stage[Any]]:
+    ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
         unlimited = is_async_callable(f) if getattr(self.runtime, "unlimited_workers", 0) else None
@@ -320,7 +320,7 @@ class Transforms(Flows):
         }
         check_injections(kind, f, on_start, on_done)
 
-        def build(source: Iterable[Any]) -> Stage[Any]:
+        def build(source: Source) -> Stage[Any]:
             upstream = check_source(kind, "stage", source)
             return Stage(kind, self.runtime, (upstream,), f, **options)  # type: ignore[arg-type]
 

@@ -12,40 +12,42 @@ Calling a combinator without its source returns a pipe; a pipe applied to a sour
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from ._kernels import Index
 from ._stage import RunIterator, Stage
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+#: What a stage reads: a stage or any iterable, sync or async.
+Source: TypeAlias = "Iterable[Any] | AsyncIterable[Any]"
 
 
 class Pipe(Generic[T_co]):
     """A stage waiting for its source; the item type it produces is known already."""
 
-    def __init__(self, build: Callable[[Iterable[Any]], Stage[T_co]]) -> None:
+    def __init__(self, build: Callable[[Source], Stage[T_co]]) -> None:
         self._build = build
 
-    def __call__(self, source: Iterable[Any]) -> Stage[T_co]:
+    def __call__(self, source: Source) -> Stage[T_co]:
         return self._build(source)
 
-    def __ror__(self, source: Iterable[Any]) -> Stage[T_co]:
+    def __ror__(self, source: Source) -> Stage[T_co]:
         return self._build(source)
 
 
 class SameTypePipe:
     """A stage waiting for its source that yields items of the source's own type."""
 
-    def __init__(self, build: Callable[[Iterable[Any]], Stage[Any]]) -> None:
+    def __init__(self, build: Callable[[Source], Stage[Any]]) -> None:
         self._build = build
 
-    def __call__(self, source: Iterable[T]) -> Stage[T]:
+    def __call__(self, source: Iterable[T] | AsyncIterable[T]) -> Stage[T]:
         stage: Stage[T] = self._build(source)
         return stage
 
-    def __ror__(self, source: Iterable[T]) -> Stage[T]:
+    def __ror__(self, source: Iterable[T] | AsyncIterable[T]) -> Stage[T]:
         return self(source)
 
 

@@ -99,7 +99,8 @@ class _Builder:
         if obj.kind == "from_iterable":
             return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
         upstream_nodes = [self.visit(upstream) for upstream in obj.upstreams]
-        inbox = self.channel(obj.maxsize, readers=obj.workers)
+        workers = obj.workers or 1  # workers=0 (no limit, task): one worker starts the calls
+        inbox = self.channel(obj.maxsize, readers=workers)
         for upstream in upstream_nodes:
             self.connect(upstream, inbox)
-        return Node(name=obj.name, workers=obj.workers, stage=obj, inbox=inbox)
+        return Node(name=obj.name, workers=workers, stage=obj, inbox=inbox)

@@ -9,7 +9,7 @@ ValueError: map(): workers must be an int >= 1, got 0
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any
 
 
@@ -66,10 +66,13 @@ def check_bool(api: str, name: str, value: object) -> bool:
 
 
 def check_source(api: str, name: str, value: object) -> Iterable[Any]:
-    """``value`` must be a stage or any iterable (a string counts as an iterable)."""
-    if not isinstance(value, Iterable):
-        raise TypeError(f"{api}(): {name} must be a Stage or an iterable, got {_describe(value)}")
-    return value
+    """``value`` must be a stage or any iterable (a string counts), sync or async."""
+    if not isinstance(value, (Iterable, AsyncIterable)):
+        raise TypeError(
+            f"{api}(): {name} must be a Stage or an iterable, got {_describe(value)} "
+            "(sync and async iterables both work)"
+        )
+    return value  # type: ignore[return-value]  # an async iterable is read by a task stage
 
 
 def check_sources(api: str, name: str, value: object) -> tuple[Iterable[Any], ...]:

@@ -19,12 +19,12 @@ loop of its own), or with ``async for`` and ``await`` in async code (in the call
 [1, 2, 3, 4]
 """
 
-from ._api import Api
+from ._api_tasks import TaskApi
 from ._namespace import Namespace
 from ._runtime._tasks import TaskRuntime
 from ._stage import RunIterator, Stage
 
-_api = Api(TaskRuntime())
+_api = TaskApi(TaskRuntime())
 runtime = _api.runtime
 
 map = _api.map
@@ -38,7 +38,7 @@ to_iterable = _api.to_iterable
 run = _api.run
 
 
-def using(event_loop: str) -> Api:
+def using(event_loop: str) -> TaskApi:
     """The ``task`` API whose runs consumed from sync code use ``event_loop``.
 
     ``"asyncio"`` (the default) or ``"uvloop"`` (needs the uvloop package). Runs consumed
@@ -49,7 +49,7 @@ def using(event_loop: str) -> Api:
     >>> sorted(default.map(abs, [-1, 2]))
     [1, 2]
     """
-    return Api(TaskRuntime(event_loop))
+    return TaskApi(TaskRuntime(event_loop))
 
 
 __all__ = [

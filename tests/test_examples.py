@@ -78,9 +78,28 @@ def test_word_count(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     assert "same as a plain loop: True" in out
 
 
+def test_async_io(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_example("async_io", monkeypatch, capsys)
+    runs = re.findall(
+        r"^  (async for|await stage|list\(\) from sync code) +(\d+) pages in ([\d.]+) s, "
+        r"at most (\d+) requests in flight$",
+        out,
+        re.MULTILINE,
+    )
+    assert [how for how, *_ in runs] == ["async for", "await stage", "list() from sync code"]
+    for _, pages, seconds, peak in runs:  # 200 calls of 50 ms, up to 50 at once
+        assert pages == "200" and 1 < int(peak) <= 50
+        assert float(seconds) < 2.5  # one after another: 10 s
+    assert "every run fetched the same 200 pages: True" in out
+    assert re.search(r"^mixed pipeline: 40 records in [\d.]+ s$", out, re.MULTILINE)
+    assert re.search(r"^  read in \d threads: pypeln map\(read_record\) #", out, re.MULTILINE)
+    assert "  enriched in 1 thread: pypeln task loop" in out  # async f: tasks of the loop
+    assert "every record once: True" in out
+
+
 def test_run_all(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_example("run_all", monkeypatch, capsys)
-    for name in ("crawl_like", "hooks_and_errors", "word_count"):
+    for name in ("crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io"):
         assert f"=== examples/{name}.py: " in out
         assert f"=== {name} finished in " in out
     assert out.count("True") >= 6  # each example's own checks printed their verdicts
@@ -89,7 +108,7 @@ def test_run_all(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
 PYCON = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
-@pytest.mark.parametrize("page", ["index.md", "timeouts.md"])
+@pytest.mark.parametrize("page", ["index.md", "tasks.md", "timeouts.md"])
 def test_docs_code_examples(page: str) -> None:
     """Every ```pycon block of a page, run in order as one doctest."""
     text = (DOCS / page).read_text(encoding="utf-8")

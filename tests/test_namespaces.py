@@ -50,7 +50,8 @@ def test_same_signature_and_docstring_everywhere(name: str) -> None:
 
 def test_the_issue_signatures() -> None:
     assert str(inspect.signature(pl.thread.map)) == (
-        "(f: 'Callable[..., Any]', stage: 'Iterable[Any] | None' = None, /, *, "
+        "(f: 'Callable[..., Any]', stage: 'Iterable[Any] | AsyncIterable[Any] | None' = None, "
+        "/, *, "
         "workers: 'int' = 1, maxsize: 'int' = 0, timeout: 'float' = 0, "
         "on_start: 'Hook | None' = None, on_done: 'Hook | None' = None) "
         "-> 'Stage[Any] | Pipe[Any]'"

@@ -5,6 +5,7 @@ If an overload regresses, ``assert_type`` makes mypy fail.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from typing_extensions import assert_type
@@ -48,3 +49,25 @@ def check_pipes() -> None:
 def check_options(flag: bool, options: StageOptions) -> None:
     assert_type(pl.thread.each(print, [1], run=flag), Stage[Any] | None)
     assert_type(pl.thread.map(parse, ["1"], **options), Stage[int])
+
+
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
+async def chunks(url: str) -> AsyncIterator[bytes]:
+    yield url.encode()
+
+
+async def check_tasks() -> None:
+    pages = pl.task.map(fetch, ["a"], workers=0)
+    assert_type(pages, Stage[bytes])
+    assert_type(pl.task.map(len, pages), Stage[int])
+    assert_type(pl.task.flat_map(chunks, ["a"]), Stage[bytes])
+    assert_type(pl.task.flat_map(words, ["a b"]), Stage[str])
+    assert_type(["a"] | pl.task.map(fetch), Stage[bytes])
+    assert_type(await pages, list[bytes])
+    async for page in pl.io.map(fetch, ["a"]):
+        assert_type(page, bytes)
+    async for number in pl.thread.map(parse, ["1"]):
+        assert_type(number, int)

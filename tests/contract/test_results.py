@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from types import ModuleType
 
 import pytest
@@ -175,3 +177,13 @@ def test_fan_out_of_a_one_shot_source_runs_it_once(backend: ModuleType, shared: 
     result = Counter(merged)
     assert result == Counter([("a", x) for x in range(30)] + list(range(1, 30)))
     assert sorted(calls) == list(range(30))  # the shared stage ran once, for both branches
+
+
+def test_an_async_iterable_is_a_source_too(backend: ModuleType) -> None:
+    async def numbers() -> AsyncIterator[int]:
+        for x in range(30):
+            await asyncio.sleep(0)
+            yield -x
+
+    assert sorted(backend.map(abs, numbers(), workers=2, maxsize=2)) == list(range(30))
+    assert list(backend.ordered(backend.filter(bool, numbers()))) == [-x for x in range(1, 30)]

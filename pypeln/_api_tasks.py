@@ -1,0 +1,138 @@
+"""The ``task`` API: ``Api`` whose types know that an async ``f`` is awaited.
+
+The behaviour, checks and docstrings are ``Api``'s; only the overloads differ, so that
+``pl.task.map(fetch, urls)`` with ``async def fetch(url) -> bytes`` is a ``Stage[bytes]``
+(on the other backends an async ``f`` would yield its coroutines).
+
+>>> import asyncio
+>>> from pypeln._runtime._tasks import TaskRuntime
+>>> async def inc(x):
+...     return x + 1
+>>> sorted(TaskApi(TaskRuntime()).map(inc, [1, 2]))
+[2, 3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from typing_extensions import Unpack
+
+from ._api import Api, StageOptions
+from ._api_transforms import Hook
+from ._pipe import Pipe
+from ._stage import Stage
+
+R = TypeVar("R")
+
+
+class TaskApi(Api):
+    """``Api`` with overloads for async functions (see the module docstring)."""
+
+    @overload  # type: ignore[override]
+    def map(
+        self, f: Callable[..., Awaitable[R]], stage: None = None, /, **options: Unpack[StageOptions]
+    ) -> Pipe[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., Awaitable[R]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        /,
+        **options: Unpack[StageOptions],
+    ) -> Stage[R]: ...
+
+    @overload
+    def map(
+        self, f: Callable[..., R], stage: None = None, /, **options: Unpack[StageOptions]
+    ) -> Pipe[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., R],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        /,
+        **options: Unpack[StageOptions],
+    ) -> Stage[R]: ...
+
+    def map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        /,
+        *,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        return super().map(
+            f,
+            stage,
+            workers=workers,
+            maxsize=maxsize,
+            timeout=timeout,
+            on_start=on_start,
+            on_done=on_done,
+        )
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: None = None,
+        /,
+        **options: Unpack[StageOptions],
+    ) -> Pipe[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        /,
+        **options: Unpack[StageOptions],
+    ) -> Stage[R]: ...
+
+    @overload
+    def flat_map(
+        self, f: Callable[..., Iterable[R]], stage: None = None, /, **options: Unpack[StageOptions]
+    ) -> Pipe[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        /,
+        **options: Unpack[StageOptions],
+    ) -> Stage[R]: ...
+
+    def flat_map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        /,
+        *,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        return super().flat_map(
+            f,
+            stage,
+            workers=workers,
+            maxsize=maxsize,
+            timeout=timeout,
+            on_start=on_start,
+            on_done=on_done,
+        )
+
+    map.__doc__ = Api.map.__doc__
+    flat_map.__doc__ = Api.flat_map.__doc__
