@@ -40,6 +40,7 @@ class LoopChannel(ThreadChannel):
         self._loop_thread = -1
         self._task_getters: deque[asyncio.Future[None]] = deque()
         self._task_putters: deque[asyncio.Future[None]] = deque()
+        self._notify_scheduled = False  # a wake-up of waiting threads is due this turn
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop whose tasks use the async methods; called from that loop's thread."""
@@ -85,7 +86,25 @@ class LoopChannel(ThreadChannel):
             self._wake(self._task_getters, moved)
             if not self._getters:
                 self.hungry = max(0, self.hungry - moved)
+        if self._getters and self._loop is not None and self._in_loop():
+            # A task put: wake the waiting threads once per turn of the loop, not per put,
+            # so that one wake-up hands them everything the turn produced (each wake-up
+            # costs the loop thread the GIL).
+            self.hungry = max(0, self.hungry - moved)
+            if not self._notify_scheduled:
+                self._notify_scheduled = True
+                self._loop.call_soon(self._notify_threads)
+            return
         super()._wake_getters(moved)
+
+    def _notify_threads(self) -> None:
+        with self._lock:
+            self._notify_scheduled = False
+            if self._getters:
+                self._not_empty.notify(self._getters)
+
+    def _in_loop(self) -> bool:
+        return threading.get_ident() == self._loop_thread
 
     def _wake_putters(self, count: int) -> None:
         if self._task_putters:
@@ -120,7 +139,7 @@ class LoopChannel(ThreadChannel):
         loop = self._loop
         if loop is None:
             return
-        in_loop = threading.get_ident() == self._loop_thread
+        in_loop = self._in_loop()
         for _ in range(min(count, len(waiters))):
             waiter = waiters.popleft()
             if in_loop:

@@ -277,9 +277,13 @@ def test_early_exit_in_async_code_cancels_every_task_and_awaits_its_cleanup() ->
     cleaned: list[int] = []
     done: list[int] = []
 
+    in_flight = Meeting(5)  # item 0 comes out only once the four others are in their calls
+
     async def slow_after_first(x: int) -> int:
         started.append(x)
         try:
+            if x < 5:
+                await in_flight.meet(x)
             if x > 0:
                 await asyncio.sleep(30)
             return x
@@ -301,7 +305,7 @@ def test_early_exit_in_async_code_cancels_every_task_and_awaits_its_cleanup() ->
         assert not others, others
 
     asyncio.run(main())  # pytest-timeout ends it if the teardown hangs
-    assert len(started) > 1 and sorted(cleaned) == sorted(started)  # each call was cancelled
+    assert len(started) >= 5 and sorted(cleaned) == sorted(started)  # each call was cancelled
 
 
 def test_break_in_sync_code_stops_the_loop_thread() -> None:
