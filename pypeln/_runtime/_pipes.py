@@ -24,6 +24,7 @@ import fcntl
 import os
 import select
 import struct
+import threading
 from collections.abc import Callable, Sequence
 
 from .._errors import Stopped
@@ -78,10 +79,12 @@ class Waiter:
         self.stop_fd = stop_fd
         self._watch = watch
         self._on_watch = on_watch
-        # The last poll object and what it watches: a consumer waits on the same descriptors
-        # again and again, and registering them anew would cost more than the wait itself.
-        self._poller = select.poll()
-        self._polled: tuple[object, ...] = ()
+        # The last poll object, with the thread and descriptors it is for: a consumer waits
+        # on the same descriptors again and again, and registering them anew would cost
+        # more than the wait itself. One (key, poller) pair, read and replaced whole: a
+        # worker's threads share a waiter, and one poll object must never serve two
+        # threads at once ("concurrent poll() invocation").
+        self._cached: tuple[tuple[object, ...], select.poll] = ((), select.poll())
 
     def wait(
         self, fds: Sequence[int], events: int = _IN, timeout: float | None = None
@@ -103,17 +106,18 @@ class Waiter:
                 return mine
 
     def _poller_for(self, fds: Sequence[int], events: int, watched: Sequence[int]) -> select.poll:
-        key = (tuple(fds), events, tuple(watched))
-        if key != self._polled:
-            poller = self._poller = select.poll()
+        key = (threading.get_ident(), tuple(fds), events, tuple(watched))
+        cached_key, poller = self._cached
+        if key != cached_key:
+            poller = select.poll()
             for fd in fds:
                 poller.register(fd, events)
             if self.stop_fd is not None:
                 poller.register(self.stop_fd, _IN)
             for fd in watched:
                 poller.register(fd, _IN)
-            self._polled = key
-        return self._poller
+            self._cached = (key, poller)
+        return poller
 
     def check(self) -> None:
         """Handle the stop pipe and the watched descriptors if any is ready, without waiting."""
