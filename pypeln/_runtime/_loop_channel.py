@@ -126,13 +126,13 @@ class LoopChannel(ThreadChannel):
     ) -> None:
         try:
             await waiter
-        finally:
-            if not waiter.done():  # cancelled: it must not take a wake-up meant for another
-                with self._lock:
-                    try:
-                        waiters.remove(waiter)
-                    except ValueError:
-                        pass
+        except asyncio.CancelledError:
+            with self._lock:
+                if waiter in waiters:  # cancelled while waiting: leave the queue
+                    waiters.remove(waiter)
+                elif not waiter.cancelled():  # woken, then cancelled: pass the wake-up on
+                    self._wake(waiters, 1)
+            raise
 
     def _wake(self, waiters: deque[asyncio.Future[None]], count: int) -> None:
         """Resolve the first ``count`` waiters, from whichever thread (called with the lock)."""

@@ -28,9 +28,9 @@ cannot starve the others (see ``YIELD_EVERY``).
 from __future__ import annotations
 
 import asyncio
+from asyncio import CancelledError
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from functools import partial
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from itertools import count
 from operator import itemgetter
 from typing import Any, Protocol
@@ -44,7 +44,7 @@ from .._plan import Node
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, BatchSizer, batch_cap
-from ._loop_channel import LoopChannel
+from ._loop_channel import LoopChannel, StopSignal
 
 
 class TaskContext(Protocol):
@@ -52,6 +52,10 @@ class TaskContext(Protocol):
 
     statistics: RunStatistics
     max_batch: int
+    stop: StopSignal
+
+    def began(self, task: asyncio.Task[Any]) -> None:
+        """``task`` took its first step: stopping the run cancels it from now on."""
 
     def channel(self, index: int) -> LoopChannel: ...
 
@@ -64,7 +68,11 @@ class TaskContext(Protocol):
 
 async def run_task_worker(node: Node, index: int, context: TaskContext) -> None:
     """Body of one task worker of ``node``: never raises; reports its first error to the run."""
+    # A worker is cancelled only once it runs: one stopped before its first step still runs
+    # on_start and on_done (it meets the stop signal at its first wait), as on threads.
+    context.began(asyncio.current_task())  # type: ignore[arg-type]
     outboxes = [context.channel(channel) for channel in node.outboxes]
+    worker = index if node.stage is not None else None
     try:
         if node.stage is None:
             await _pump(node, outboxes, context.max_batch, context.statistics)
@@ -72,11 +80,26 @@ async def run_task_worker(node: Node, index: int, context: TaskContext) -> None:
             await _work(node, index, context, outboxes)
         for outbox in outboxes:
             outbox.close()
-    except (Stopped, asyncio.CancelledError):
+    except Stopped:
         pass  # the run stops
+    except asyncio.CancelledError as cancelled:
+        if not context.stop.is_set:  # not the run's doing: f or a source raised it
+            _fail_labelled(context, node.name, worker, unexpected_cancel(node.name, cancelled))
     except BaseException as error:
-        mark_stage(error, node.name, index if node.stage is not None else None)
-        context.fail(error)
+        _fail_labelled(context, node.name, worker, error)
+
+
+def unexpected_cancel(stage: str, cancelled: BaseException) -> RuntimeError:
+    """The error for a ``CancelledError`` that user code raised while the run was not stopping.
+
+    Raised as it is, it would read as the consumer's own cancellation.
+    """
+    error = RuntimeError(
+        f"stage {stage!r} raised CancelledError though the run was not stopping "
+        "(re-raise CancelledError only when your own task is cancelled)"
+    )
+    error.__cause__ = cancelled
+    return error
 
 
 async def _work(node: Node, index: int, context: TaskContext, outboxes: list[LoopChannel]) -> None:
@@ -91,8 +114,7 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
             if stage.kind == "ordered":
                 await _ordered(batches, output)
             elif stage.workers == 0:
-                fail = partial(_fail_labelled, context, node.name, index)
-                await _unlimited(ASYNC_KERNELS[stage.kind], call, batches, output, fail)
+                await _unlimited(ASYNC_KERNELS[stage.kind], call, batches, output, context, node)
             else:
                 await _each_batch(ASYNC_KERNELS[stage.kind], call, batches, output)
             await output.flush()
@@ -102,14 +124,15 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
     await session.aclose()
 
 
-_Fail = Callable[[BaseException], None]
 #: A worker whose input never makes it wait yields to the loop after this many batches
 #: (~1 ms each), so it cannot starve the others; one that waits yields by waiting. Yielding
 #: after every batch cost 12% on 2,000 x sleep(10 ms) with workers=100.
 YIELD_EVERY = 8
 
 
-def _fail_labelled(context: TaskContext, stage: str, index: int, error: BaseException) -> None:
+def _fail_labelled(
+    context: TaskContext, stage: str, index: int | None, error: BaseException
+) -> None:
     mark_stage(error, stage, index)
     context.fail(error)
 
@@ -148,15 +171,24 @@ async def _each_batch(
 
 
 async def _unlimited(
-    kernel: AsyncKernel, call: Call, batches: _Batches, output: AsyncOutput, fail: _Fail
+    kernel: AsyncKernel,
+    call: Call,
+    batches: _Batches,
+    output: AsyncOutput,
+    context: TaskContext,
+    node: Node,
 ) -> None:
     """``workers=0``: a task per element, as many at once as there are elements."""
     running: set[asyncio.Task[None]] = set()
 
     def finished(task: asyncio.Task[None]) -> None:
         running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            fail(task.exception())  # type: ignore[arg-type]
+        if context.stop.is_set:
+            return
+        if task.cancelled():  # not by the run: f itself raised CancelledError
+            _fail_labelled(context, node.name, 0, unexpected_cancel(node.name, CancelledError()))
+        elif task.exception() is not None:
+            _fail_labelled(context, node.name, 0, task.exception())  # type: ignore[arg-type]
 
     try:
         while batch := await batches.next(batches.sizer.cap):  # every element waiting

@@ -103,8 +103,8 @@ class TaskRuntime:
     ) -> AsyncIterator[Element]:
         """The elements of a run in the running loop; closing the iterator stops the run."""
         run = TaskRun(self, stage, maxsize, stats)
-        run.launch(asyncio.get_running_loop())
         try:
+            run.launch(asyncio.get_running_loop())
             while True:
                 try:
                     batch = await run.output.aget_batch(CONSUMER_BATCH)
@@ -148,8 +148,10 @@ class TaskRun:
         self.output = self._channels[self.plan.output]
         self._statuses = {id(node): ActiveWorkers(node.workers) for node in self.plan.nodes}
         self._tasks: list[asyncio.Task[None]] = []
+        self._began: list[asyncio.Task[Any]] = []  # tasks that took their first step
         self._threads: list[threading.Thread] = []
         self._threads_running = 0
+        self._launched = False
         self._threads_ended: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()
@@ -167,6 +169,9 @@ class TaskRun:
 
     def counters(self, node: Node, index: int) -> Counters:
         return self.statistics.worker(node.name)
+
+    def began(self, task: asyncio.Task[Any]) -> None:
+        self._began.append(task)
 
     def fail(self, error: BaseException) -> None:
         """Keep the first error and stop everything (from any thread)."""
@@ -198,8 +203,11 @@ class TaskRun:
             self._statuses[id(threaded)] = self._statuses[id(node)]
             for index in range(node.workers):
                 self._start_thread(threaded, index)
-        if not self._threads:
-            self._threads_ended.set_result(None)
+        with self._lock:  # threads ended before the last one started count only now
+            self._launched = True
+            ended = self._threads_running == 0
+        if ended:
+            resolve(self._threads_ended)
 
     def _start_thread(self, node: Node, index: int) -> None:
         thread = threading.Thread(
@@ -208,10 +216,15 @@ class TaskRun:
             name=f"pypeln {node.name} #{index}",
             daemon=True,
         )
-        self._threads.append(thread)
         with self._lock:
             self._threads_running += 1
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:
+                self._threads_running -= 1
+            raise
+        self._threads.append(thread)
 
     def _thread_main(self, node: Node, index: int) -> None:
         try:
@@ -219,7 +232,7 @@ class TaskRun:
         finally:
             with self._lock:
                 self._threads_running -= 1
-                last = self._threads_running == 0
+                last = self._launched and self._threads_running == 0
             if last:
                 self._in_loop(self._threads_done)
 
@@ -243,8 +256,8 @@ class TaskRun:
             pass
 
     def _halt(self) -> None:
-        """Cancel every task and wake every waiting one (in the loop)."""
-        for task in self._tasks:
+        """Cancel every task that runs and wake every waiting one (in the loop)."""
+        for task in self._began:
             task.cancel()
         for channel in self._channels:
             channel.wake_all()
@@ -254,7 +267,9 @@ class TaskRun:
         self.stop.set()
         self._halt()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE / 2)
+            self._halt()  # workers that began since, and wait in user code
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE / 2)
         if self._threads_ended is not None:
             await asyncio.wait([self._threads_ended], timeout=STOP_GRACE)
         join_threads(self._threads, 0.1)  # ended, or stuck in user code: left behind
@@ -271,7 +286,12 @@ class TaskRun:
         started.wait()
 
     def _serve(self, started: threading.Event) -> None:
-        loop = self.runtime.new_loop()
+        try:
+            loop = self.runtime.new_loop()
+        except BaseException as error:  # a bad $PYPELN_EVENT_LOOP, no descriptors left
+            self.fail(error)
+            started.set()
+            return
         try:
             self._closing = loop.create_future()
             try:

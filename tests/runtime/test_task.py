@@ -411,3 +411,87 @@ def test_event_loop_names_are_checked() -> None:
 
 def test_the_io_alias() -> None:
     assert pl.io is pl.task and pl.task.Stage is pl.Stage
+
+
+# -- regressions found in review ------------------------------------------------------------
+
+
+async def cancelled_on_three(x: int) -> int:
+    if x == 3:  # a CancelledError the run did not cause (e.g. a shared request cancelled)
+        future = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future
+    return x
+
+
+@pytest.mark.parametrize("workers", [2, 0])
+def test_a_cancelled_error_from_f_itself_fails_the_run(workers: int) -> None:
+    with pytest.raises(RuntimeError, match="raised CancelledError") as caught:
+        list(pl.task.map(cancelled_on_three, range(10), workers=workers))
+    assert isinstance(caught.value.__cause__, asyncio.CancelledError)
+    assert "map(cancelled_on_three)" in "\n".join(caught.value.__notes__)
+
+
+def test_a_loop_that_cannot_be_created_raises_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYPELN_EVENT_LOOP", "bogus")
+    with pytest.raises(ValueError, match="PYPELN_EVENT_LOOP"):
+        list(pl.task.map(abs, [1]))
+
+
+def test_shutdown_waits_for_every_thread_worker_even_after_one_ended_early() -> None:
+    done: list[int] = []
+
+    def on_done() -> None:
+        time.sleep(0.2)
+        done.append(1)
+
+    async def fails(x: int) -> int:
+        raise LookupError(x)
+
+    stage = pl.task.map(abs, iter([1]))  # a thread worker that ends at once
+    stage = pl.task.map(fails, stage)
+    stage = pl.task.map(abs, stage, workers=2, on_done=on_done)
+    with pytest.raises(LookupError):
+        list(stage)
+    assert len(done) == 2  # both on_done ran before the error reached the consumer
+
+
+def test_workers_stopped_before_their_first_step_still_run_their_hooks() -> None:
+    started: list[int] = []
+    finished: list[bool] = []
+
+    async def on_start(worker_info: pl.WorkerInfo) -> None:
+        started.append(worker_info.index)
+
+    async def on_done(stage_status: pl.StageStatus) -> None:
+        finished.append(stage_status.done)
+
+    def broken_source() -> Iterator[int]:
+        raise OSError("no data")
+        yield  # a generator
+
+    stage = pl.task.map(double, broken_source(), workers=3, on_start=on_start, on_done=on_done)
+    with pytest.raises(OSError, match="no data"):
+        list(stage)
+    assert sorted(started) == [0, 1, 2] and sorted(finished) == [False, False, True]
+
+
+def test_a_waiter_cancelled_after_its_wake_up_passes_it_on() -> None:
+    from collections import deque
+
+    from pypeln._runtime._loop_channel import LoopChannel, StopSignal
+
+    async def main() -> list[Any]:
+        channel = LoopChannel(0, 1, 2, StopSignal())
+        channel.bind(asyncio.get_running_loop())
+        first = asyncio.ensure_future(channel.aget_batch(10))
+        await asyncio.sleep(0)
+        first.cancel()  # cancelled while waiting: it must leave the queue of waiters
+        second = asyncio.ensure_future(channel.aget_batch(10))
+        await asyncio.sleep(0)
+        await channel.aput_from(deque([((0,), "x")]))
+        return await asyncio.wait_for(second, timeout=5)
+
+    assert asyncio.run(main()) == [((0,), "x")]
