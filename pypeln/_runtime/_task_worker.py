@@ -150,13 +150,16 @@ class _Batches:
         """The next batch (``[]`` at the end) of ``limit`` elements at most (0: the sizer's
         size); downstream gets what we hold before we wait for it."""
         await self.output.flush()
-        if len(self.inbox):  # the get will not wait, so it does not let others run
+        if not len(self.inbox):
+            # Let the producers run before waiting: a reader that waits at once is "hungry",
+            # and every producer would hand on its elements one by one.
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        else:  # the get will not wait, so it lets nobody else run
             self._unyielded += 1
             if self._unyielded >= YIELD_EVERY:
                 self._unyielded = 0
                 await asyncio.sleep(0)
-        else:
-            self._unyielded = 0
         return await self.inbox.aget_batch(limit or self.sizer.size)
 
 
@@ -273,6 +276,8 @@ class AsyncOutput:
         bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
         self.sizer = BatchSizer(min([*bounds, max_batch]))
         self._held = 0
+        self._single = outboxes[0] if len(outboxes) == 1 else None
+        self._append = self.pendings[0].append if outboxes else self.pendings.append
 
     def __enter__(self) -> AsyncOutput:
         for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
@@ -286,9 +291,12 @@ class AsyncOutput:
 
     def add(self, element: Element) -> bool:
         """Hold ``element``; True when the caller should ``await flush()`` now."""
+        self._held += 1
+        if self._single is not None:  # one outbox: no loop (this runs for every element)
+            self._append(element)  # type: ignore[arg-type]
+            return self._held >= self.sizer.size or self._single.hungry > 0
         for pending in self.pendings:
             pending.append(element)
-        self._held += 1
         return self._held >= self.sizer.size or any(outbox.hungry for outbox in self.outboxes)
 
     async def flush(self) -> None:

@@ -181,6 +181,8 @@ class ThreadChannel:
         """Move what producers hold into the queue, as room allows (called with the lock)."""
         took = False
         for pending in self._shared:
+            if not pending:  # the usual case, with many producers: look no further
+                continue
             room = len(pending) if not self.maxsize else self.maxsize - len(self._items)
             count = min(room, len(pending))
             if count > 0:
