@@ -25,6 +25,14 @@ Scenarios (see ``SCENARIOS``):
 * ``process-latency``: one item through ``pl.process.map(workers=4)``, start to finish
   (starting and stopping 4 processes), against ``ProcessPoolExecutor(4)`` doing the same;
   with the default start method, ``using("forkserver")`` and ``using("fork")``.
+* ``task-trivial``: the ``trivial`` pipeline on ``pl.task`` with ``async def`` functions
+  (default loop and ``using("uvloop")``) over 200,000 ints, consumed with ``list()`` from sync
+  code, against the generator chain of the plain functions and ``asyncio.run`` of chained
+  async generators awaiting the async ones; ``pl.task`` with the plain functions (run in
+  threads) for information.
+* ``task-sleep``: 2,000 calls of ``await asyncio.sleep(0.01)`` through ``pl.task.map``:
+  ``workers=100`` against the ideal 0.2 s (100 worker tasks of bare asyncio as a peer), and
+  ``workers=0`` against ``asyncio.gather`` of all 2,000 calls; on the default loop and uvloop.
 
 Every contender gets one untimed warm-up run, then ``--repeat`` timed runs
 (``time.perf_counter``) interleaved with its baseline, so that both see the same machine
@@ -39,14 +47,25 @@ give it an element count in ``TRIVIAL_N`` and targets in ``TARGETS`` if it needs
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import importlib.util
 import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -59,13 +78,21 @@ import pypeln as pl
 KNOWN_BACKENDS: tuple[str, ...] = ("sync", "thread", "process", "task")
 
 # Elements per run of the ``trivial`` scenario; slow backends may use fewer.
-TRIVIAL_N: dict[str, int] = {"sync": 200_000, "thread": 200_000, "process": 20_000}
+TRIVIAL_N: dict[str, int] = {
+    "sync": 200_000,
+    "thread": 200_000,
+    "process": 20_000,
+    "task": 200_000,
+}
 TRIVIAL_N_DEFAULT = 50_000
+# How a backend is labelled in the ``trivial`` and ``sleep`` tables, where it runs the plain
+# functions: ``pl.task`` runs a plain ``f`` in worker threads beside its loop.
+PLAIN_F_LABELS: dict[str, str] = {"task": "task (plain f: in threads)"}
 
 SLEEP_CALLS = 2_000
 SLEEP_SECONDS = 0.01
 SLEEP_WORKERS = 100
-SLEEP_BACKENDS: tuple[str, ...] = ("thread",)
+SLEEP_BACKENDS: tuple[str, ...] = ("thread", "task")
 
 # The ``process-*`` scenarios.
 FORKSERVER = "forkserver"  # the start method measured next to pl.process's default
@@ -76,6 +103,11 @@ CPU_SECONDS = 0.001  # pure Python per item, calibrated at run time
 CPU_WORKERS = (1, 2)  # the first is the baseline
 LATENCY_WORKERS = 4
 LATENCY_MIN_REPEAT = 7
+
+# The ``task-*`` scenarios.
+UVLOOP = "uvloop"
+TASK_TRIVIAL_N = 200_000
+TASK_SLEEP_WORKERS = 100  # part (a); part (b) is workers=0: no limit
 
 
 @dataclass(frozen=True)
@@ -131,6 +163,12 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("process-latency", "process"): Target(max_ratio=2.0),
     ("process-latency", "process using('forkserver')"): Target(max_ratio=2.0),
     ("process-latency", "process using('fork')"): Target(max_ratio=2.0),
+    ("task-trivial", "task"): Target(min_value=175_000),
+    ("task-trivial", "task using('uvloop')"): Target(min_value=175_000),
+    ("task-sleep", "task workers=100"): Target(max_ratio=1.10),
+    ("task-sleep", "task using('uvloop') workers=100"): Target(max_ratio=1.10),
+    ("task-sleep", "task workers=0"): Target(max_ratio=3.0),
+    ("task-sleep", "task using('uvloop') workers=0"): Target(max_ratio=3.0),
 }
 
 
@@ -215,8 +253,15 @@ def time_once(contender: Contender) -> float:
     result = contender.run()
     elapsed = time.perf_counter() - start
     if not contender.check(result):
-        raise WrongResult("result differs from the expected output")
+        raise WrongResult(f"result differs from the expected output ({summary(result)})")
     return elapsed
+
+
+def summary(result: Any) -> str:
+    """A few words on a wrong result, for its error message."""
+    if isinstance(result, list):
+        return f"got a list of {len(result):,} items"
+    return f"got a {type(result).__name__}"
 
 
 def measure(contenders: Sequence[Contender], repeat: int) -> dict[str, Timing]:
@@ -326,7 +371,8 @@ def trivial(options: Options) -> Report:
         "same n, same run",
     )
     for contender in contenders:
-        report.notes.append(spread_note(contender.name, timings[contender.name]))
+        label = PLAIN_F_LABELS.get(contender.name, contender.name)
+        report.notes.append(spread_note(label, timings[contender.name]))
     for n in sorted({trivial_n(name, options) for name in backends}, reverse=True):
         base = timings[baseline_name(n)]
         base_rate = None if base.error else n / base.median
@@ -334,7 +380,8 @@ def trivial(options: Options) -> Report:
         for name in backends:
             if trivial_n(name, options) == n:
                 target = TARGETS.get(("trivial", name))
-                report.rows.append(rate_row("trivial", name, n, timings[name], base_rate, target))
+                label = PLAIN_F_LABELS.get(name, name)
+                report.rows.append(rate_row("trivial", label, n, timings[name], base_rate, target))
     return report
 
 
@@ -388,13 +435,15 @@ def sleep(options: Options) -> Report:
     for contender in contenders:
         timing = timings[contender.name]
         target = TARGETS.get(("sleep", contender.name))
-        report.rows.append(wall_row("sleep", contender.name, timing, ideal, target))
-        report.notes.append(spread_note(contender.name, timing))
+        label = PLAIN_F_LABELS.get(contender.name, contender.name)
+        report.rows.append(wall_row("sleep", label, timing, ideal, target))
+        report.notes.append(spread_note(label, timing))
     peer = timings["ThreadPoolExecutor.map"]
     for name in backends:
         if not timings[name].error and not peer.error:
             ratio = timings[name].median / peer.median
-            report.notes.append(f"{name} wall / ThreadPoolExecutor.map wall: {ratio:.2f}x")
+            label = PLAIN_F_LABELS.get(name, name)
+            report.notes.append(f"{label} wall / ThreadPoolExecutor.map wall: {ratio:.2f}x")
     return report
 
 
@@ -652,6 +701,229 @@ def process_latency(options: Options) -> Report:
     return report
 
 
+# -- task scenarios: shared -------------------------------------------------------------------
+
+DEFAULT_LOOP = "asyncio"
+TASK_UVLOOP = f"task using('{UVLOOP}')"
+
+
+def loops() -> list[str]:
+    """The event loops measured: asyncio's default, and uvloop if it is installed."""
+    found = importlib.util.find_spec(UVLOOP) is not None
+    return [DEFAULT_LOOP, UVLOOP] if found else [DEFAULT_LOOP]
+
+
+def task_api(loop: str) -> tuple[str, Any]:
+    """The name and the ``pl.task`` API whose runs consumed from sync code use ``loop``."""
+    if loop == DEFAULT_LOOP:
+        return "task", pl.task
+    return TASK_UVLOOP, pl.task.using(loop)
+
+
+def no_task_backend(report: Report) -> Report | None:
+    """``report`` with a note saying why it is empty, if pypeln has no ``task`` backend."""
+    if "task" in available_backends():
+        return None
+    report.notes.append("pypeln has no task backend: nothing measured")
+    return report
+
+
+def uvloop_note(report: Report) -> None:
+    if UVLOOP not in loops():
+        report.notes.append("uvloop is not installed: only asyncio's default loop measured")
+
+
+def in_fresh_loop(loop: str, main: Callable[[], Coroutine[Any, Any, list[int]]]) -> list[int]:
+    """``main()`` run to completion in a new event loop of kind ``loop``, closed afterwards."""
+    if loop == UVLOOP:
+        import uvloop
+
+        result: list[int] = uvloop.run(main())
+        return result
+    return asyncio.run(main())
+
+
+def ratio_note(timings: dict[str, Timing], name: str, reference: str) -> str | None:
+    """``name``'s rate over ``reference``'s, as a note (None if either failed)."""
+    timing, base = timings[name], timings[reference]
+    if timing.error is not None or base.error is not None:
+        return None
+    return f"{name} elements/s / {reference} elements/s: {base.median / timing.median:.2f}x"
+
+
+# -- scenario: task-trivial -------------------------------------------------------------------
+
+ASYNC_GENERATORS = "asyncio.run(async generators)"
+TASK_PLAIN_F = PLAIN_F_LABELS["task"]
+
+
+async def ainc(x: int) -> int:
+    return x + 1
+
+
+async def ais_even(x: int) -> bool:
+    return x % 2 == 0
+
+
+async def adouble(x: int) -> int:
+    return x * 2
+
+
+async def incremented(xs: Iterable[int]) -> AsyncIterator[int]:
+    for x in xs:
+        yield await ainc(x)
+
+
+async def evens(xs: AsyncIterable[int]) -> AsyncIterator[int]:
+    async for x in xs:
+        if await ais_even(x):
+            yield x
+
+
+async def doubled(xs: AsyncIterable[int]) -> list[int]:
+    return [await adouble(x) async for x in xs]
+
+
+def async_generator_chain(n: int) -> list[int]:
+    """The asyncio baseline: the async functions awaited by chained async generators."""
+    return asyncio.run(doubled(evens(incremented(range(n)))))
+
+
+def async_pipeline_chain(module: Any, n: int) -> list[int]:
+    """The ``trivial`` pipeline with the ``async def`` functions, consumed from sync code."""
+    stage = module.map(ainc, range(n), workers=1, maxsize=0)
+    stage = module.filter(ais_even, stage, workers=1, maxsize=0)
+    stage = module.map(adouble, stage, workers=1, maxsize=0)
+    return list(stage)
+
+
+def task_trivial(options: Options) -> Report:
+    n = options.n if options.n is not None else TASK_TRIVIAL_N
+    generator = baseline_name(n)
+    report = Report(
+        title="task-trivial: map(ainc) -> filter(ais_even) -> map(adouble) on pl.task, "
+        "async def functions, workers=1, maxsize=0, consumed with list() from sync code",
+        ratio_meaning="elements/s relative to a plain generator chain of the plain functions, "
+        f"same n, same run (the notes compare with {ASYNC_GENERATORS})",
+    )
+    if no_task_backend(report):
+        return report
+    uvloop_note(report)
+    check = same_items(generator_chain(n))
+    contenders = [
+        Contender(generator, partial(generator_chain, n), check),
+        Contender(ASYNC_GENERATORS, partial(async_generator_chain, n), check),
+    ]
+    for loop in loops():
+        name, api = task_api(loop)
+        contenders.append(Contender(name, partial(async_pipeline_chain, api, n), check))
+    contenders.append(Contender(TASK_PLAIN_F, partial(pipeline_chain, pl.task, n), check))
+    timings = measure(contenders, options.repeat)
+    base = timings[generator]
+    base_rate = None if base.error else n / base.median
+    for contender in contenders:
+        name = contender.name
+        target = TARGETS.get(("task-trivial", name))
+        report.rows.append(rate_row("task-trivial", name, n, timings[name], base_rate, target))
+        report.notes.append(spread_note(name, timings[name]))
+    for contender in contenders[2:]:
+        note = ratio_note(timings, contender.name, ASYNC_GENERATORS)
+        if note is not None:
+            report.notes.append(note)
+    report.notes.append(f"{TASK_PLAIN_F}: for information, no target (the plain functions)")
+    return report
+
+
+# -- scenario: task-sleep ---------------------------------------------------------------------
+
+
+async def anap(x: int) -> int:
+    await asyncio.sleep(SLEEP_SECONDS)
+    return x
+
+
+def task_naps(module: Any, workers: int) -> list[int]:
+    return list(module.map(anap, range(SLEEP_CALLS), workers=workers))
+
+
+async def gather_naps() -> list[int]:
+    """The baseline of ``workers=0``: every call at once, in one ``gather``."""
+    return list(await asyncio.gather(*(anap(x) for x in range(SLEEP_CALLS))))
+
+
+async def drain(calls: Iterator[int], results: list[int]) -> None:
+    for x in calls:
+        results.append(await anap(x))
+
+
+async def worker_task_naps(workers: int) -> list[int]:
+    """The peer of ``workers=100``: ``workers`` tasks taking calls from one shared iterator."""
+    calls = iter(range(SLEEP_CALLS))
+    results: list[int] = []
+    await asyncio.gather(*(drain(calls, results) for _ in range(workers)))
+    return results
+
+
+def gather_name(loop: str) -> str:
+    return f"{loop}.run(gather of {SLEEP_CALLS:,})"
+
+
+def worker_tasks_name(loop: str) -> str:
+    return f"{loop}.run({TASK_SLEEP_WORKERS} worker tasks)"
+
+
+def task_sleep(options: Options) -> Report:
+    ideal = SLEEP_CALLS * SLEEP_SECONDS / TASK_SLEEP_WORKERS
+    report = Report(
+        title=f"task-sleep: {SLEEP_CALLS:,} x await asyncio.sleep({SLEEP_SECONDS}) through "
+        f"pl.task.map, workers={TASK_SLEEP_WORKERS} and workers=0",
+        ratio_meaning=f"workers={TASK_SLEEP_WORKERS} rows and their bare-asyncio peers: wall time "
+        f"relative to the ideal {ideal:.3f} s ({SLEEP_CALLS} x {SLEEP_SECONDS} s / "
+        f"{TASK_SLEEP_WORKERS}); gather rows and workers=0 rows: wall time relative to the "
+        "gather on the same kind of loop, same run",
+    )
+    if no_task_backend(report):
+        return report
+    uvloop_note(report)
+    check = same_items(list(range(SLEEP_CALLS)))
+    bounded: list[tuple[str, str]] = []  # (pl.task contender, its bare-asyncio peer)
+    unlimited: list[tuple[str, str]] = []  # (pl.task contender, its gather baseline)
+    contenders = []
+    for loop in loops():
+        name, api = task_api(loop)
+        pool = partial(worker_task_naps, TASK_SLEEP_WORKERS)
+        limited = f"{name} workers={TASK_SLEEP_WORKERS}"
+        contenders.append(Contender(limited, partial(task_naps, api, TASK_SLEEP_WORKERS), check))
+        contenders.append(
+            Contender(worker_tasks_name(loop), partial(in_fresh_loop, loop, pool), check)
+        )
+        contenders.append(
+            Contender(gather_name(loop), partial(in_fresh_loop, loop, gather_naps), check)
+        )
+        contenders.append(Contender(f"{name} workers=0", partial(task_naps, api, 0), check))
+        bounded.append((limited, worker_tasks_name(loop)))
+        unlimited.append((f"{name} workers=0", gather_name(loop)))
+    timings = measure(contenders, options.repeat)
+    for name, peer in bounded:
+        for row_name in (name, peer):
+            target = TARGETS.get(("task-sleep", row_name))
+            report.rows.append(wall_row("task-sleep", row_name, timings[row_name], ideal, target))
+    for name, base in unlimited:
+        gather = timings[base]
+        reference = None if gather.error else gather.median
+        for row_name in (base, name):
+            target = TARGETS.get(("task-sleep", row_name))
+            timing = timings[row_name]
+            report.rows.append(wall_row("task-sleep", row_name, timing, reference, target))
+    for contender in contenders:
+        report.notes.append(spread_note(contender.name, timings[contender.name]))
+    for name, peer in bounded + unlimited:
+        note = median_ratio(timings, name, peer)
+        if note is not None:
+            report.notes.append(note)
+    return report
+
+
 # -- output and entry point -------------------------------------------------------------------
 
 
@@ -661,6 +933,8 @@ SCENARIOS: dict[str, Callable[[Options], Report]] = {
     "process-trivial": process_trivial,
     "process-cpu": process_cpu,
     "process-latency": process_latency,
+    "task-trivial": task_trivial,
+    "task-sleep": task_sleep,
 }
 
 HEADER = ["scenario", "backend", "elements/s or seconds", "ratio vs baseline", "target", "met"]
@@ -687,8 +961,24 @@ def machine_line() -> str:
     return (
         f"Machine: {platform.platform()}, {platform.python_implementation()} "
         f"{platform.python_version()}, cpu count {cpus} (usable {usable}), "
-        f"pypeln {pl.__version__}, backends {', '.join(available_backends())}"
+        f"pypeln {pl.__version__}{source_revision()}, backends {', '.join(available_backends())}"
     )
+
+
+def source_revision() -> str:
+    """`` at <commit>`` of the pypeln checkout measured (``-dirty``: uncommitted changes)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pl.__file__)))
+    try:
+        described = subprocess.run(
+            ["git", "-C", root, "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" at {described.stdout.strip()}"
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:

@@ -232,11 +232,13 @@ async def _pump(
                     if output.add(element):
                         await output.flush()
             else:
+                flushes = 0
                 for element in _numbered_sync(source):
                     if output.add(element):
                         await output.flush()
-                        await asyncio.sleep(0)  # a source that never waits must not starve
-                        # the stages it feeds
+                        flushes += 1
+                        if flushes % YIELD_EVERY == 0:  # it never waits: let others run
+                            await asyncio.sleep(0)
             await output.flush()
     except Exception as error:
         mark_stage(error, node.name, None)
