@@ -33,6 +33,7 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
         *(f"tests.contract.test_{name}" for name in CONTRACT_MODULES),
         "tests.properties.test_laws",
         "tests.runtime.test_process",
+        "tests.faults.test_failures",
     ]
 )
 

@@ -1,0 +1,45 @@
+"""The fault suite's own check: after every case, no descriptor or shared memory is left."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import pypeln as pl
+
+
+@pytest.fixture(scope="session")
+def warmed_up() -> None:
+    """What a process creates once and keeps (the resource tracker's pipe, the fork server)."""
+    list(pl.process.map(abs, [1]))
+    list(pl.process.using("forkserver").map(abs, [1]))
+    list(pl.task.map(abs, [1]))
+
+
+def _descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_descriptors_or_shared_memory(warmed_up: None) -> Iterator[None]:
+    """Descriptors (pipes, sockets, event loops) and ``/dev/shm`` blocks: none more after."""
+    threads = set(threading.enumerate())
+    descriptors, shared_memory = len(_descriptors()), set(os.listdir("/dev/shm"))
+    yield
+    for thread in set(threading.enumerate()) - threads:
+        thread.join(timeout=5)  # a run's threads end as it closes; give the last one time
+    gc.collect()  # a caught error's traceback keeps its run's shared memory in a cycle
+    left = _descriptors()
+    if len(left) > descriptors:
+        links = {}
+        for fd in left:
+            try:
+                links[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                pass
+        raise AssertionError(f"descriptors left open: {descriptors} before, now {links}")
+    assert set(os.listdir("/dev/shm")) <= shared_memory, "shared memory left behind"

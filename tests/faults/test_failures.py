@@ -1,0 +1,233 @@
+"""Fault injection: an exception anywhere, on every backend, reaches the consumer as itself.
+
+Each case fails in ``f``, in a hook or in the source, at the first, a middle or the last
+element, for several ``workers`` and ``maxsize`` (0 and 1 included), on every backend, on
+``task`` with async functions too, and in a pipeline mixing backends. It asserts the
+original type and attributes, the failing stage named in a note, a bounded time, and (the
+autouse fixture of ``tests/conftest.py``) no thread or child process left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+import pypeln as pl
+from tests.conftest import namespace_of
+
+SIZE = 40
+POSITIONS = {"first": 0, "middle": SIZE // 2, "last": SIZE - 1}
+
+
+class Fault(Exception):
+    """A user's error whose constructor takes other arguments than it passes on."""
+
+    def __init__(self, where: str, index: int) -> None:
+        super().__init__(f"{where} failed at {index}")
+        self.where = where
+        self.index = index
+
+
+# Module-level, so that worker processes find them (pickled by reference or by value).
+
+
+def fail_in_f(at: int, x: int) -> int:
+    if x == at:
+        raise Fault("f", x)
+    return x
+
+
+async def fail_in_async_f(at: int, x: int) -> int:
+    await asyncio.sleep(0)
+    if x == at:
+        raise Fault("f", x)
+    return x
+
+
+def failing_on_start() -> None:
+    raise Fault("on_start", -1)
+
+
+async def failing_async_on_start() -> None:
+    await asyncio.sleep(0)
+    raise Fault("on_start", -1)
+
+
+def failing_on_done() -> None:
+    raise Fault("on_done", -1)
+
+
+async def failing_async_on_done() -> None:
+    await asyncio.sleep(0)
+    raise Fault("on_done", -1)
+
+
+def source_failing_at(at: int) -> Iterator[int]:
+    for x in range(SIZE):
+        if x == at:
+            raise Fault("source", x)
+        yield x
+
+
+async def async_source_failing_at(at: int) -> AsyncIterator[int]:
+    for x in range(SIZE):
+        await asyncio.sleep(0)
+        if x == at:
+            raise Fault("source", x)
+        yield x
+
+
+def identity(x: int) -> int:
+    return x
+
+
+async def async_identity(x: int) -> int:
+    return x
+
+
+class Case:
+    """One backend as the fault suite drives it: its namespace and its kind of functions."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.asynchronous = name == "task-async"
+        self.api: Any = namespace_of("task" if self.asynchronous else name)
+
+    def f(self, at: int) -> Callable[..., Any]:
+        if self.asynchronous:
+
+            async def fail_async(x: int) -> int:
+                return await fail_in_async_f(at, x)
+
+            return fail_async
+
+        def fail(x: int) -> int:
+            return fail_in_f(at, x)
+
+        return fail
+
+    def hook(self, where: str) -> Callable[..., Any]:
+        if where == "on_start":
+            return failing_async_on_start if self.asynchronous else failing_on_start
+        return failing_async_on_done if self.asynchronous else failing_on_done
+
+    def identity(self) -> Callable[..., Any]:
+        return async_identity if self.asynchronous else identity
+
+    def source(self, at: int) -> Any:
+        return async_source_failing_at(at) if self.asynchronous else source_failing_at(at)
+
+
+CASES = ["sync", "thread", "task", "task-async", "process", "process-forkserver"]
+FAILURES = [
+    *(f"f-{name}" for name in POSITIONS),
+    "on_start",
+    "on_done",
+    *(f"source-{name}" for name in POSITIONS),
+]
+
+
+def pipeline(case: Case, failure: str, workers: int, maxsize: int) -> tuple[Any, str]:
+    """A three-stage pipeline that fails as ``failure`` says; the name of the failing stage."""
+    api, where, _, position = case.api, *failure.partition("-")
+    at = POSITIONS.get(position, -1)
+    source = case.source(at) if where == "source" else range(SIZE)
+    first = api.map(case.identity(), source, workers=workers, maxsize=maxsize)
+    options: dict[str, Any] = {"workers": workers, "maxsize": maxsize}
+    if where in ("on_start", "on_done"):
+        options[where] = case.hook(where)
+    f = case.f(at) if where == "f" else case.identity()
+    middle = api.map(f, first, **options)
+    last = api.filter(lambda x: True, middle, workers=workers, maxsize=maxsize)
+    failing = "from_iterable" if where == "source" else middle.name
+    return last, failing
+
+
+@pytest.mark.parametrize("maxsize", [0, 1, 4])
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize("name", CASES)
+def test_an_error_anywhere_reaches_the_consumer_as_itself(
+    name: str, failure: str, workers: int, maxsize: int
+) -> None:
+    case = Case(name)
+    stage, failing = pipeline(case, failure, workers, maxsize)
+    started = time.monotonic()
+    with pytest.raises(Fault) as caught:
+        for _ in stage:
+            pass
+    assert time.monotonic() - started < 20
+    error = caught.value
+    where, _, position = failure.partition("-")
+    assert error.where == where
+    if position:
+        assert error.index == POSITIONS[position]
+    notes = "\n".join(getattr(error, "__notes__", []))
+    assert f"pypeln: stage '{failing}" in notes, notes
+
+
+@pytest.mark.parametrize("failure", ["f-first", "f-last", "on_done", "source-middle"])
+def test_an_error_in_a_mixed_pipeline_reaches_the_consumer(failure: str) -> None:
+    where, _, position = failure.partition("-")
+    at = POSITIONS.get(position, -1)
+
+    async def hop(x: int) -> int:
+        await asyncio.sleep(0)
+        return x
+
+    source = source_failing_at(at) if where == "source" else range(SIZE)
+    stage = pl.thread.map(identity, source, workers=2, maxsize=1)
+    stage = pl.task.map(hop, stage, workers=5, maxsize=2)
+    options: dict[str, Any] = {"on_done": failing_on_done} if where == "on_done" else {}
+    f = (lambda x: fail_in_f(at, x)) if where == "f" else identity
+    stage = pl.process.map(f, stage, workers=2, maxsize=2, **options)
+    stage = pl.task.map(hop, stage, maxsize=1)
+    with pytest.raises(Fault) as caught:
+        list(stage)
+    assert caught.value.where == where
+
+
+@pytest.mark.parametrize("name", ["sync", "thread", "task", "task-async"])
+def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) -> None:
+    # pl.process has its own, with real worker processes: tests/runtime/test_process.py.
+    case = Case(name)
+    workers = 1 if name == "sync" else 3
+    inside = threading.Semaphore(0)  # released once per call that is inside f
+    release = threading.Event()
+
+    def blocks(x: int) -> int:
+        inside.release()
+        release.wait(timeout=30)
+        return x
+
+    async def awaits(x: int) -> int:
+        inside.release()
+        await asyncio.sleep(30)
+        return x
+
+    def interrupt_when_busy() -> None:
+        for _ in range(workers):
+            assert inside.acquire(timeout=10)
+        os.kill(os.getpid(), signal.SIGINT)  # the consumer waits: a real signal wakes it
+
+    f = awaits if case.asynchronous else blocks
+    stage = case.api.map(f, range(1000), workers=workers, maxsize=1)
+    stage = case.api.map(case.identity(), stage, maxsize=1)
+    interrupter = threading.Thread(target=interrupt_when_busy)
+    interrupter.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in stage:
+                pass
+        assert time.monotonic() - started < 10
+    finally:
+        release.set()  # threads stuck in f end now; the fixtures check that all are gone
+        interrupter.join()
