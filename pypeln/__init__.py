@@ -21,6 +21,7 @@ from ._errors import (
 )
 from ._hooks import StageStatus, WorkerInfo
 from ._kernels import Index
+from ._runtime._stall import StallWarning
 from ._stage import RunIterator, Stage
 
 __version__ = "0.5.0.dev0"
@@ -33,6 +34,7 @@ __all__ = [
     "RunIterator",
     "SerializationError",
     "Stage",
+    "StallWarning",
     "StageOptions",
     "StageStatus",
     "WorkerCrashedError",

@@ -38,6 +38,7 @@ import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from functools import partial
+from types import FrameType
 from typing import Any
 
 from .._async_kernels import is_async_callable, is_awaitable, resolved
@@ -50,6 +51,7 @@ from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import CONSUMER_BATCH, MAX_BATCH, consume, join_threads, run_worker
 from ._loop_channel import LoopChannel, StopSignal, resolve
+from ._stall import StallWatch, coroutine_frames, run_report, stall_after, thread_frames
 from ._task_worker import run_task_worker
 from ._thread_deadline import ThreadDeadline
 
@@ -148,6 +150,8 @@ class TaskRun:
         self.output = self._channels[self.plan.output]
         self._statuses = {id(node): ActiveWorkers(node.workers) for node in self.plan.nodes}
         self._tasks: list[asyncio.Task[None]] = []
+        self._workers: dict[tuple[int, int], asyncio.Task[None] | threading.Thread] = {}
+        self._stall: StallWatch | None = None
         self._began: list[asyncio.Task[Any]] = []  # tasks that took their first step
         self._threads: list[threading.Thread] = []
         self._threads_running = 0
@@ -190,6 +194,7 @@ class TaskRun:
 
     def launch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start every worker: tasks in ``loop`` (the calling thread's), threads beside it."""
+        after = stall_after()  # a bad setting fails before any worker starts
         self._loop = loop
         self._threads_ended = loop.create_future()
         for channel in self._channels:
@@ -197,19 +202,37 @@ class TaskRun:
         for node in self.plan.nodes:
             if runs_in_loop(node):
                 for index in range(node.workers):
-                    self._tasks.append(loop.create_task(run_task_worker(node, index, self)))
+                    task = loop.create_task(run_task_worker(node, index, self))
+                    self._tasks.append(task)
+                    self._workers[id(node), index] = task
                 continue
             threaded = _bridged(node, loop)
             self._statuses[id(threaded)] = self._statuses[id(node)]
             for index in range(node.workers):
-                self._start_thread(threaded, index)
+                self._workers[id(node), index] = self._start_thread(threaded, index)
         with self._lock:  # threads ended before the last one started count only now
             self._launched = True
             ended = self._threads_running == 0
         if ended:
             resolve(self._threads_ended)
+        if after:
+            self._stall = StallWatch(after, self._progress, self._stall_report)
 
-    def _start_thread(self, node: Node, index: int) -> None:
+    def _progress(self) -> int:
+        return sum(channel.taken for channel in self._channels)
+
+    def _stall_report(self) -> str:
+        def frames(node: Node, index: int) -> list[FrameType] | None:
+            worker = self._workers.get((id(node), index))
+            if isinstance(worker, threading.Thread):
+                return thread_frames(worker) if worker.is_alive() else None
+            if worker is None or worker.done():
+                return None
+            return coroutine_frames(worker.get_coro())
+
+        return run_report(self.plan.nodes, self._channels, frames)
+
+    def _start_thread(self, node: Node, index: int) -> threading.Thread:
         thread = threading.Thread(
             target=self._thread_main,
             args=(node, index),
@@ -225,6 +248,7 @@ class TaskRun:
                 self._threads_running -= 1
             raise
         self._threads.append(thread)
+        return thread
 
     def _thread_main(self, node: Node, index: int) -> None:
         try:
@@ -265,6 +289,8 @@ class TaskRun:
     async def shutdown(self) -> None:
         """Stop every worker; wait (a bounded time) for tasks and threads to end."""
         self.stop.set()
+        if self._stall is not None:
+            self._stall.close()
         self._halt()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_GRACE / 2)

@@ -70,6 +70,7 @@ class ThreadChannel:
         #: Readers waiting that no put has woken yet: a producer holding a batch should flush.
         self.hungry = 0
         self._shared: list[deque[Any]] = []  # producers' pending batches (see share)
+        self.taken = 0  # items readers took so far: the run's progress (see _stall.py)
         self._stop = stop
         stop.register(self._not_empty)
         stop.register(self._not_full)
@@ -175,6 +176,7 @@ class ThreadChannel:
         else:
             batch = [items.popleft() for _ in range(count)]
         self._wake_putters(count)
+        self.taken += count
         return batch
 
     def _take_shared(self) -> bool:

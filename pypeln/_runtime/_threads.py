@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from functools import partial
+from types import FrameType
 from typing import Any
 
 from .._hooks import ActiveWorkers
@@ -33,6 +34,7 @@ from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
+from ._stall import StallWatch, run_report, stall_after, thread_frames
 from ._thread_channel import StopSignal, ThreadChannel
 from ._thread_deadline import ThreadDeadline
 
@@ -67,6 +69,8 @@ class ThreadRun:
         self.output = self._channels[self.plan.output]
         self._statuses: dict[int, ActiveWorkers] = {}
         self._threads: list[threading.Thread] = []
+        self._workers: dict[tuple[int, int], threading.Thread] = {}
+        self._stall: StallWatch | None = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()
 
@@ -80,6 +84,7 @@ class ThreadRun:
         return self.statistics.worker(node.name)
 
     def start(self) -> None:
+        after = stall_after()  # a bad setting fails before any worker starts
         for node in self.plan.nodes:
             self._statuses[id(node)] = ActiveWorkers(node.workers)
         # Sources first: on a machine where a thread takes ~0.2 ms to start, a stage of 100
@@ -94,7 +99,20 @@ class ThreadRun:
                     daemon=True,
                 )
                 self._threads.append(thread)
+                self._workers[id(node), index] = thread
                 thread.start()
+        if after:
+            self._stall = StallWatch(after, self._progress, self._stall_report)
+
+    def _progress(self) -> int:
+        return sum(channel.taken for channel in self._channels)
+
+    def _stall_report(self) -> str:
+        def frames(node: Node, index: int) -> list[FrameType] | None:
+            thread = self._workers.get((id(node), index))
+            return thread_frames(thread) if thread is not None and thread.is_alive() else None
+
+        return run_report(self.plan.nodes, self._channels, frames)
 
     def fail(self, error: BaseException) -> None:
         """Keep the first error and stop everything."""
@@ -111,4 +129,6 @@ class ThreadRun:
     def close(self) -> None:
         """Stop every worker and wait (a bounded time) for their threads to end."""
         self.stop.set()
+        if self._stall is not None:
+            self._stall.close()
         join_threads(self._threads, JOIN_GRACE)

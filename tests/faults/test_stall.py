@@ -1,0 +1,76 @@
+"""Stall insight: ``PYPELN_STALL_AFTER`` reports where a stuck run is (thread and task)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+from typing import Any
+
+import pytest
+
+import pypeln as pl
+from pypeln._runtime._stall import StallWarning
+
+BACKENDS = ["thread", "task", "task-async"]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_stuck_run_reports_its_workers_and_queues(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYPELN_STALL_AFTER", "0.2")
+    release = threading.Event()
+    warned = threading.Event()
+    reports: list[str] = []
+
+    def blocks_on_three(x: int) -> int:
+        if x == 3:
+            release.wait(timeout=30)
+        return x
+
+    async def awaits_on_three(x: int) -> int:
+        if x == 3:
+            while not release.is_set():  # the loop stays free: only this call waits
+                await asyncio.sleep(0.01)
+        return x
+
+    def record(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, StallWarning):
+            reports.append(str(message))
+            warned.set()
+
+    f = awaits_on_three if name == "task-async" else blocks_on_three
+    api = pl.task if name.startswith("task") else pl.thread
+    stage = api.map(f, range(20), maxsize=2)
+    results: list[int] = []
+    consumer = threading.Thread(target=lambda: results.extend(stage))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = record
+        consumer.start()
+        try:
+            assert warned.wait(timeout=10), "no StallWarning while the run was stuck"
+        finally:
+            release.set()
+            consumer.join(timeout=10)
+    assert sorted(results) == list(range(20))
+    report = reports[0]
+    assert f"stage 'map({f.__name__})': 2 of 2 in its queue" in report
+    assert "holding element (3,)" in report and f"in {f.__name__}" in report
+    assert len(reports) == 1  # one warning per stall
+
+
+def test_the_watch_is_off_by_default_and_checks_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYPELN_STALL_AFTER", raising=False)
+    before = threading.active_count()
+    iterator = iter(pl.thread.map(abs, range(10), maxsize=1))
+    next(iterator)
+    assert not [t for t in threading.enumerate() if t.name == "pypeln stall watch"]
+    iterator.close()  # type: ignore[attr-defined]
+    assert threading.active_count() == before
+    monkeypatch.setenv("PYPELN_STALL_AFTER", "soon")
+    with pytest.raises(ValueError, match=r"PYPELN_STALL_AFTER must be a number of seconds"):
+        list(pl.thread.map(abs, [1]))
