@@ -17,7 +17,7 @@ import os
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -157,3 +157,26 @@ def run_report(
             body = text.replace("\n", "\n      ")
             lines.append(f"  worker {index}:\n      {body}")
     return "\n".join(lines)
+
+
+def watch_run(
+    after: float, nodes: Sequence[Any], channels: Sequence[Any], workers: Mapping[Any, Any]
+) -> StallWatch | None:
+    """The watch of one run (None when off): progress is what readers took from the
+    channels; ``workers`` maps ``(id(node), index)`` to the worker's thread or task."""
+    if not after:
+        return None
+
+    def frames(node: Any, index: int) -> list[FrameType] | None:
+        worker = workers.get((id(node), index))
+        if isinstance(worker, threading.Thread):
+            return thread_frames(worker) if worker.is_alive() else None
+        if worker is None or worker.done():
+            return None
+        return coroutine_frames(worker.get_coro())  # an asyncio task
+
+    return StallWatch(
+        after,
+        lambda: sum(channel.taken for channel in channels),
+        lambda: run_report(nodes, channels, frames),
+    )

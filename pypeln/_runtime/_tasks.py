@@ -38,7 +38,6 @@ import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from functools import partial
-from types import FrameType
 from typing import Any
 
 from .._async_kernels import is_async_callable, is_awaitable, resolved
@@ -51,7 +50,7 @@ from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import CONSUMER_BATCH, MAX_BATCH, consume, join_threads, run_worker
 from ._loop_channel import LoopChannel, StopSignal, resolve
-from ._stall import StallWatch, coroutine_frames, run_report, stall_after, thread_frames
+from ._stall import StallWatch, stall_after, watch_run
 from ._task_worker import run_task_worker
 from ._thread_deadline import ThreadDeadline
 
@@ -215,22 +214,7 @@ class TaskRun:
             ended = self._threads_running == 0
         if ended:
             resolve(self._threads_ended)
-        if after:
-            self._stall = StallWatch(after, self._progress, self._stall_report)
-
-    def _progress(self) -> int:
-        return sum(channel.taken for channel in self._channels)
-
-    def _stall_report(self) -> str:
-        def frames(node: Node, index: int) -> list[FrameType] | None:
-            worker = self._workers.get((id(node), index))
-            if isinstance(worker, threading.Thread):
-                return thread_frames(worker) if worker.is_alive() else None
-            if worker is None or worker.done():
-                return None
-            return coroutine_frames(worker.get_coro())
-
-        return run_report(self.plan.nodes, self._channels, frames)
+        self._stall = watch_run(after, self.plan.nodes, self._channels, self._workers)
 
     def _start_thread(self, node: Node, index: int) -> threading.Thread:
         thread = threading.Thread(

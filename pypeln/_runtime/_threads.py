@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from functools import partial
-from types import FrameType
 from typing import Any
 
 from .._hooks import ActiveWorkers
@@ -34,7 +33,7 @@ from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
-from ._stall import StallWatch, run_report, stall_after, thread_frames
+from ._stall import StallWatch, stall_after, watch_run
 from ._thread_channel import StopSignal, ThreadChannel
 from ._thread_deadline import ThreadDeadline
 
@@ -101,18 +100,7 @@ class ThreadRun:
                 self._threads.append(thread)
                 self._workers[id(node), index] = thread
                 thread.start()
-        if after:
-            self._stall = StallWatch(after, self._progress, self._stall_report)
-
-    def _progress(self) -> int:
-        return sum(channel.taken for channel in self._channels)
-
-    def _stall_report(self) -> str:
-        def frames(node: Node, index: int) -> list[FrameType] | None:
-            thread = self._workers.get((id(node), index))
-            return thread_frames(thread) if thread is not None and thread.is_alive() else None
-
-        return run_report(self.plan.nodes, self._channels, frames)
+        self._stall = watch_run(after, self.plan.nodes, self._channels, self._workers)
 
     def fail(self, error: BaseException) -> None:
         """Keep the first error and stop everything."""
