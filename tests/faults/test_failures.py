@@ -231,3 +231,52 @@ def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) ->
     finally:
         release.set()  # threads stuck in f end now; the fixtures check that all are gone
         interrupter.join()
+
+
+# -- timeouts, fan-out -------------------------------------------------------------------------
+
+
+def sleeps_on_two(x: int) -> int:
+    if x == 2:
+        time.sleep(1.5)  # the call that runs over; the test never waits for it to end
+    return x
+
+
+def blocks_on_two(x: int) -> int:
+    if x == 2:
+        threading.Event().wait(timeout=1.5)
+    return x
+
+
+async def awaits_on_two(x: int) -> int:
+    if x == 2:
+        await asyncio.sleep(30)  # cancelled by the timeout
+    return x
+
+
+TIMEOUT_CASES = [
+    (name, how) for name in CASES for how in ("sleeps", "blocks") if name != "task-async"
+] + [("task-async", "awaits")]
+
+
+@pytest.mark.parametrize(("name", "how"), TIMEOUT_CASES)
+def test_a_call_over_its_timeout_is_skipped_and_counted(name: str, how: str) -> None:
+    # Spinning calls: tests/runtime/test_process.py (only a process can end one).
+    case = Case(name)
+    f = {"sleeps": sleeps_on_two, "blocks": blocks_on_two, "awaits": awaits_on_two}[how]
+    run = case.api.to_iterable(case.api.map(f, range(6), workers=2, maxsize=1, timeout=0.3))
+    assert sorted(run) == [0, 1, 3, 4, 5]
+    assert run.timed_out() == {f"map({f.__name__})": 1}
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 7])
+@pytest.mark.parametrize("name", CASES)
+def test_a_stage_fanned_out_and_merged_delivers_every_item_once(name: str, size: int) -> None:
+    case = Case(name)
+    api = case.api
+    shared = api.map(case.identity(), source_failing_at(-1) if size else iter([]), maxsize=1)
+    shared = api.filter(lambda x: x < size, shared, workers=2, maxsize=1)
+    left = api.map(case.identity(), shared, workers=2, maxsize=1)
+    right = api.map(case.identity(), shared, maxsize=1)
+    merged = api.concat([left, right, []], maxsize=1)
+    assert sorted(merged) == sorted([*range(size), *range(size)])
