@@ -34,6 +34,7 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
         "tests.properties.test_laws",
         "tests.runtime.test_process",
         "tests.faults.test_failures",
+        "tests.faults.test_stall",
     ]
 )
 

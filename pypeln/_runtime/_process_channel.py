@@ -22,7 +22,10 @@ reader for longer than that).
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
+import termios
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -55,8 +58,8 @@ CHECK_EVERY = 0.05
 #: The unit in which a pipe holds bytes.
 PAGE = 4096
 #: Shared integers per channel before the producers' "ended" flags.
-_HUNGRY, _WANT, _ENDED = 0, 1, 2
-FLAGS = 3
+_HUNGRY, _WANT, _TAKEN, _ENDED = 0, 1, 2, 3
+FLAGS = 4
 
 SharedInts = Any  # a ctypes array of c_int64 in shared memory (multiprocessing RawArray)
 
@@ -207,6 +210,8 @@ class ReaderEnd:
             batch = decode_batch(payload)
             if self._wiring.tokens[1] >= 0:
                 give_tokens(self._wiring.tokens[1], len(batch), waiter)
+            # The run's progress, for the stall watch (under the read lock if readers share).
+            self._flags[self._wiring.base + _TAKEN] += len(batch)
             return batch
 
     def _try_read(self, fds: list[int]) -> tuple[int, bytes]:
@@ -375,3 +380,25 @@ class _Linger:
 def flags_array(size: int, context: Any) -> SharedInts:
     """``size`` shared integers, zeroed, that child processes started by ``context`` see."""
     return context.RawArray(c_int64, max(1, size))
+
+
+class QueueFill:
+    """A channel's fill as the stall watch reads it: ``len()`` is what waits in it (the
+    room its producers took and readers did not give back), ``maxsize`` its bound."""
+
+    def __init__(self, wiring: ChannelWiring, flags: SharedInts) -> None:
+        self.maxsize = wiring.maxsize
+        self._tokens = wiring.tokens[0]
+        self.taken_slot = wiring.base + _TAKEN
+        self._flags = flags
+
+    @property
+    def taken(self) -> int:
+        return int(self._flags[self.taken_slot])
+
+    def __len__(self) -> int:
+        if self._tokens < 0:
+            return 0  # unbounded: nothing counts what waits
+        free = bytearray(4)
+        fcntl.ioctl(self._tokens, termios.FIONREAD, free)
+        return max(0, self.maxsize - int.from_bytes(free, sys.byteorder))

@@ -10,6 +10,7 @@ parent's to handle: a worker ignores SIGINT and stops when the parent says so.
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import os
 import pickle
 import signal
@@ -51,6 +52,8 @@ class WorkerSpec:
     #: The stop pipe's write end, which a forked worker inherits and must close: otherwise
     #: the pipe never reports the parent's death and the worker outlives it.
     stop_write_fd: int = -1
+    #: Where the worker writes its threads' stacks on SIGUSR1 (the stall watch; -1: off).
+    dump_fd: int = -1
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Descriptors travel as descriptors (spawn, forkserver); fork children inherit them.
@@ -60,6 +63,7 @@ class WorkerSpec:
             status_lock=(inherit(lock[0]), inherit(lock[1])),
             stop_fd=inherit(self.stop_fd),
             report_fd=inherit(self.report_fd),
+            dump_fd=inherit(self.dump_fd),
             stop_write_fd=-1,  # never sent: only a forked child has it, to close it
         )
         return (WorkerSpec, tuple(fields.values()))
@@ -97,11 +101,17 @@ def worker_main(spec: WorkerSpec) -> None:
     if spec.stop_write_fd >= 0:  # forked: see WorkerSpec.stop_write_fd
         os.close(spec.stop_write_fd)
         _forget_parents_fork_server()
+    if spec.dump_fd >= 0:  # the stall watch asks with SIGUSR1; the handler runs in C
+        _dump_file.append(os.fdopen(spec.dump_fd, "w", closefd=False))
+        faulthandler.register(signal.SIGUSR1, file=_dump_file[-1], all_threads=True)
     context = ChildContext(spec)
     context.report(("started",))
     run_worker(context.node, spec.index, context)
     if not context.failed:
         context.report(("done",))
+
+
+_dump_file: list[Any] = []  # kept alive for faulthandler, which holds only its descriptor
 
 
 def _forget_parents_fork_server() -> None:

@@ -28,8 +28,10 @@ import atexit
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -46,10 +48,11 @@ from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
-from ._process_channel import ChannelWiring, ReaderEnd, WriterEnd, flags_array
+from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main
 from ._process_codec import unpack_error
 from ._process_shared import ShippedStage, counters_array
+from ._stall import StallWatch, describe_frames, run_report, stall_after, thread_frames, watch
 
 START_METHODS = ("auto", "forkserver", "spawn", "fork")
 #: Used when neither the stage's runtime, ``set_start_method`` nor $PYPELN_START_METHOD says.
@@ -60,6 +63,8 @@ SAFE_START_METHOD = (
 )
 #: How long stopping waits for workers to finish (``on_done``) before killing them.
 STOP_GRACE = 0.5
+#: How long a stall report waits for the workers' stack dumps.
+DUMP_WAIT = 0.2
 #: How long stopping waits for source threads busy in user code before leaving them.
 JOIN_GRACE = 1.0
 
@@ -197,6 +202,9 @@ class ProcessRun:
         self._slots = self._producer_slots()
         self._workers: dict[int, _Worker] = {}  # by sentinel
         self._threads: list[threading.Thread] = []
+        self._source_threads: dict[int, threading.Thread] = {}
+        self._stall_after = 0.0
+        self._stall: StallWatch | None = None
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self.waiter = Waiter(self._stop_r, self._watched, self._on_watch)
@@ -205,6 +213,7 @@ class ProcessRun:
     # -- starting --------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stall_after = stall_after()  # a bad setting fails before any worker starts
         workers = [node for node in self.plan.nodes if node.stage is not None]
         counters = counters_array(sum(node.workers for node in workers), self._context)
         counter = 0
@@ -222,6 +231,8 @@ class ProcessRun:
         for node in self.plan.nodes:  # sources last: their first items find workers ready
             if node.stage is None:
                 self._start_source(node)
+        fills = [QueueFill(wiring, self._flags) for wiring in self._wirings]
+        self._stall = watch(self._stall_after, fills, partial(self._stall_report, fills))
 
     def _spec(
         self, node: Node, shipped: Node, index: int, counters: Any, counter: int, position: int
@@ -250,17 +261,20 @@ class ProcessRun:
     def _start_worker(self, node: Node, index: int, spec: WorkerSpec) -> None:
         report_r, report_w = make_pipe()
         spec.report_fd = report_w
+        dump_r, spec.dump_fd = make_pipe() if self._stall_after else (-1, -1)
         process = self._context.Process(
             target=worker_main, args=(spec,), name=f"pypeln {node.name} #{index}"
         )
         try:
             process.start()
         except BaseException:
-            os.close(report_r)
+            close_fds([report_r, dump_r])
             raise
         finally:
-            os.close(report_w)
-        self._workers[process.sentinel] = _Worker(node, index, spec, process, report_r)
+            close_fds([report_w, spec.dump_fd])
+        worker = _Worker(node, index, spec, process, report_r)
+        worker.dump_fd = dump_r
+        self._workers[process.sentinel] = worker
         self._watch_fds = None
 
     def _start_source(self, node: Node) -> None:
@@ -269,6 +283,7 @@ class ProcessRun:
             target=self._source_main, args=(node, context), name=f"pypeln {node.name}", daemon=True
         )
         self._threads.append(thread)
+        self._source_threads[id(node)] = thread
         with self._lock:
             self._sources_running += 1
         thread.start()
@@ -297,6 +312,27 @@ class ProcessRun:
         slot = self._slots[id(node), index, channel]
         waiter = Waiter(self._stop_r)
         return WriterEnd(self._wirings[channel], slot, self._flags, waiter, node.name)
+
+    def _stall_report(self, fills: list[QueueFill]) -> str:
+        """Where the run is: worker processes dump their threads' stacks on SIGUSR1."""
+        workers = {(id(w.node), w.index): w for w in list(self._workers.values())}
+        for worker in workers.values():
+            try:
+                os.kill(worker.process.pid, signal.SIGUSR1)
+            except OSError:  # ended meanwhile
+                pass
+        time.sleep(DUMP_WAIT)  # the handlers write at once; only a stalled run gets here
+
+        def state(node: Node, index: int) -> str | None:
+            if node.stage is None:
+                thread = self._source_threads.get(id(node))
+                if thread is None or not thread.is_alive():
+                    return None
+                return describe_frames(thread_frames(thread))
+            worker = workers.get((id(node), index))
+            return None if worker is None else worker.read_dump()
+
+        return run_report(self.plan.nodes, fills, state)
 
     # -- watching workers --------------------------------------------------------------------
 
@@ -369,6 +405,8 @@ class ProcessRun:
         """
         if self._closed:
             return
+        if self._stall is not None:
+            self._stall.close()
         _open_runs.discard(self)
         self._stop()
         deadline = monotonic() + STOP_GRACE
@@ -449,6 +487,7 @@ class _Worker:
         self.exitcode: int | None = None
         self._buffer = bytearray()
         self._report_open = True
+        self.dump_fd = -1  # its stack dumps (the stall watch)
 
     def fds(self) -> list[int]:
         return [self.sentinel, self.report_fd] if self._report_open else [self.sentinel]
@@ -466,11 +505,26 @@ class _Worker:
             self._buffer += chunk
         return [pickle.loads(payload) for payload in split_frames(self._buffer)]
 
+    def read_dump(self) -> str:
+        """What the worker wrote on SIGUSR1: the stacks of its threads."""
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(self.dump_fd, 1 << 16)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        dump = b"".join(chunks).decode(errors="replace").strip()
+        pid = self.process.pid
+        return f"in process {pid}:\n{dump}" if dump else f"in process {pid} (no stack came)"
+
     def reap(self) -> None:
         self.process.join()
         self.exitcode = self.process.exitcode
         self.process.close()
-        os.close(self.report_fd)
+        close_fds([self.report_fd, self.dump_fd])
 
     def kill(self) -> None:
         self.process.kill()

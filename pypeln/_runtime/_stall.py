@@ -1,9 +1,10 @@
 """Stall insight: when nothing has moved for a while, say where every worker is.
 
 Off by default. With ``PYPELN_STALL_AFTER=30`` (seconds) in the environment, a run of the
-``thread`` or ``task`` backend that moves no element through any of its queues for 30 s
-emits a ``StallWarning`` listing each stage's input queue fill and what each of its workers
-is doing: the innermost lines of its stack and the index of the element it holds. A user
+``thread``, ``task`` or ``process`` backend that moves no element through any of its queues
+for 30 s emits a ``StallWarning`` listing each stage's input queue fill and what each of its
+workers is doing: the innermost lines of its stack and the index of the element it holds (a
+worker process dumps all its threads' stacks instead, see ``ProcessRun._stall_report``). A user
 stuck on a slow or deadlocked function sees where. One warning per stall; the watch wakes
 once per period (no polling) and ends with the run.
 
@@ -140,9 +141,10 @@ def coroutine_frames(coroutine: object) -> list[FrameType]:
 def run_report(
     nodes: Iterable[Any],
     channels: Sequence[Any],
-    worker_frames: Callable[[Any, int], list[FrameType] | None],
+    worker_state: Callable[[Any, int], str | None],
 ) -> str:
-    """Each stage: its input queue's fill, and what each of its workers is doing."""
+    """Each stage: its input queue's fill, and what each of its workers is doing
+    (``worker_state`` gives its text, None for a worker that finished)."""
     lines = []
     for node in nodes:
         if node.inbox is None:
@@ -152,31 +154,32 @@ def run_report(
             held, bound = len(inbox), inbox.maxsize
             lines.append(f"stage {node.name!r}: {held} of {bound or 'unbounded'} in its queue")
         for index in range(node.workers):
-            frames = worker_frames(node, index)
-            text = "(finished)" if frames is None else describe_frames(frames)
-            body = text.replace("\n", "\n      ")
+            text = worker_state(node, index)
+            body = "(finished)" if text is None else text.rstrip().replace("\n", "\n      ")
             lines.append(f"  worker {index}:\n      {body}")
     return "\n".join(lines)
+
+
+def watch(after: float, channels: Sequence[Any], report: Callable[[], str]) -> StallWatch | None:
+    """The watch of one run (None when off); progress is what readers took from the
+    channels (their ``taken``)."""
+    if not after:
+        return None
+    return StallWatch(after, lambda: sum(channel.taken for channel in channels), report)
 
 
 def watch_run(
     after: float, nodes: Sequence[Any], channels: Sequence[Any], workers: Mapping[Any, Any]
 ) -> StallWatch | None:
-    """The watch of one run (None when off): progress is what readers took from the
-    channels; ``workers`` maps ``(id(node), index)`` to the worker's thread or task."""
-    if not after:
-        return None
+    """``watch`` for a run of threads and tasks: ``workers`` maps ``(id(node), index)`` to
+    each worker's thread or asyncio task."""
 
-    def frames(node: Any, index: int) -> list[FrameType] | None:
+    def state(node: Any, index: int) -> str | None:
         worker = workers.get((id(node), index))
         if isinstance(worker, threading.Thread):
-            return thread_frames(worker) if worker.is_alive() else None
+            return describe_frames(thread_frames(worker)) if worker.is_alive() else None
         if worker is None or worker.done():
             return None
-        return coroutine_frames(worker.get_coro())  # an asyncio task
+        return describe_frames(coroutine_frames(worker.get_coro()))  # an asyncio task
 
-    return StallWatch(
-        after,
-        lambda: sum(channel.taken for channel in channels),
-        lambda: run_report(nodes, channels, frames),
-    )
+    return watch(after, channels, lambda: run_report(nodes, channels, state))
