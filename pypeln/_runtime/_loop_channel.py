@@ -40,7 +40,6 @@ class LoopChannel(ThreadChannel):
         self._loop_thread = -1
         self._task_getters: deque[asyncio.Future[None]] = deque()
         self._task_putters: deque[asyncio.Future[None]] = deque()
-        self._notify_scheduled = False  # a wake-up of waiting threads is due this turn
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop whose tasks use the async methods; called from that loop's thread."""
@@ -86,22 +85,7 @@ class LoopChannel(ThreadChannel):
             self._wake(self._task_getters, moved)
             if not self._getters:
                 self.hungry = max(0, self.hungry - moved)
-        if self._getters and self._loop is not None and self._in_loop():
-            # A task put: wake the waiting threads once per turn of the loop, not per put,
-            # so that one wake-up hands them everything the turn produced (each wake-up
-            # costs the loop thread the GIL).
-            self.hungry = max(0, self.hungry - moved)
-            if not self._notify_scheduled:
-                self._notify_scheduled = True
-                self._loop.call_soon(self._notify_threads)
-            return
-        super()._wake_getters(moved)
-
-    def _notify_threads(self) -> None:
-        with self._lock:
-            self._notify_scheduled = False
-            if self._getters:
-                self._not_empty.notify(self._getters)
+        super()._wake_getters(moved)  # threads at once: a task may hold the loop a while
 
     def _in_loop(self) -> bool:
         return threading.get_ident() == self._loop_thread

@@ -90,9 +90,11 @@ def describe_frames(frames: Iterable[FrameType]) -> str:
     if not frames:
         return "(no frame)"
     element = None
-    for frame in frames:
+    for frame, deeper in zip(frames, [*frames[1:], None], strict=True):
         if frame.f_code.co_name in _KERNELS:
-            element = frame.f_locals.get("index")
+            # A kernel waiting on its input still has the last element's index in hand.
+            waiting = deeper is not None and deeper.f_code.co_name == "_inputs"
+            element = None if waiting else frame.f_locals.get("index")
     summary = traceback.StackSummary.extract(((f, f.f_lineno) for f in frames), limit=None)
     innermost = traceback.StackSummary.from_list(summary[-STACK_LINES:])
     lines = "".join(innermost.format()).rstrip()

@@ -8,8 +8,8 @@ Data flow of one task worker::
 
 A worker loops over its input; no asyncio Task is created per element, except with
 ``workers=0``, where every element gets a task of its own (no limit on concurrent calls).
-A worker whose input never makes it wait yields to the loop every few batches, so it
-cannot starve the others (see ``YIELD_EVERY``).
+A worker or source that held the loop for a whole batch yields before the next one, so it
+cannot starve the others (see ``LoopTurns``).
 
 >>> import asyncio
 >>> from pypeln._runtime._loop_channel import LoopChannel, StopSignal
@@ -124,10 +124,44 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
     await session.aclose()
 
 
-#: A worker whose input never makes it wait yields to the loop after this many batches
-#: (~1 ms each), so it cannot starve the others; one that waits yields by waiting. Yielding
-#: after every batch cost 12% on 2,000 x sleep(10 ms) with workers=100.
-YIELD_EVERY = 8
+class LoopTurns:
+    """Whether the loop turned since a worker last looked: if not, the worker held it.
+
+    ``checkpoint()`` yields to the loop only when nothing else ran since the last
+    checkpoint, so a worker whose calls never await (or a source that never has to wait)
+    hands the loop over once per batch (~1 ms of work), while one whose calls await yields
+    by awaiting and pays nothing more. (Yielding after every batch regardless cost 12% on
+    2,000 x sleep(10 ms) with workers=100: each worker started its next call a whole turn
+    of the loop later; counting batches instead held the loop for 8 slow calls at a time.)
+
+    >>> import asyncio
+    >>> async def main():
+    ...     turns = LoopTurns()
+    ...     await turns.checkpoint()  # the first one never yields
+    ...     await asyncio.sleep(0)  # another task could run here: no need to yield below
+    ...     return await turns.checkpoint(), await turns.checkpoint()
+    >>> asyncio.run(main())
+    (False, True)
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._turned = True
+        self._armed = False
+
+    async def checkpoint(self) -> bool:
+        """Yield unless the loop turned since the last checkpoint; True if it yielded."""
+        held = not self._turned
+        if held:
+            await asyncio.sleep(0)
+        self._turned = False
+        if not self._armed:  # one callback per turn of the loop at most: no polling
+            self._armed = True
+            self._loop.call_soon(self._mark)
+        return held
+
+    def _mark(self) -> None:
+        self._turned, self._armed = True, False
 
 
 def _fail_labelled(
@@ -144,7 +178,7 @@ class _Batches:
         self.inbox = inbox
         self.output = output
         self.sizer = BatchSizer(min(batch_cap(inbox.maxsize, max(1, workers)), output.sizer.cap))
-        self._unyielded = 0  # batches taken in a row without waiting for input
+        self.turns = LoopTurns()
 
     async def next(self, limit: int = 0) -> list[Element]:
         """The next batch (``[]`` at the end) of ``limit`` elements at most (0: the sizer's
@@ -153,13 +187,9 @@ class _Batches:
         if not len(self.inbox):
             # Let the producers run before waiting: a reader that waits at once is "hungry",
             # and every producer would hand on its elements one by one.
-            self._unyielded = 0
             await asyncio.sleep(0)
-        else:  # the get will not wait, so it lets nobody else run
-            self._unyielded += 1
-            if self._unyielded >= YIELD_EVERY:
-                self._unyielded = 0
-                await asyncio.sleep(0)
+        else:  # the get will not wait: let others run if this worker held the loop
+            await self.turns.checkpoint()
         return await self.inbox.aget_batch(limit or self.sizer.size)
 
 
@@ -186,12 +216,13 @@ async def _unlimited(
 
     def finished(task: asyncio.Task[None]) -> None:
         running.discard(task)
+        error = None if task.cancelled() else task.exception()  # retrieved: never "lost"
         if context.stop.is_set:
             return
         if task.cancelled():  # not by the run: f itself raised CancelledError
             _fail_labelled(context, node.name, 0, unexpected_cancel(node.name, CancelledError()))
-        elif task.exception() is not None:
-            _fail_labelled(context, node.name, 0, task.exception())  # type: ignore[arg-type]
+        elif error is not None:
+            _fail_labelled(context, node.name, 0, error)
 
     try:
         while batch := await batches.next(batches.sizer.cap):  # every element waiting
@@ -226,19 +257,18 @@ async def _pump(
     source = node.source
     assert source is not None
     try:
+        turns = LoopTurns()  # a source that never has to wait must not hold the loop
         with AsyncOutput(outboxes, max_batch) as output:
             if isinstance(source, AsyncIterable):
                 async for element in _elements(source, statistics):
                     if output.add(element):
                         await output.flush()
+                        await turns.checkpoint()
             else:
-                flushes = 0
                 for element in _numbered_sync(source):
                     if output.add(element):
                         await output.flush()
-                        flushes += 1
-                        if flushes % YIELD_EVERY == 0:  # it never waits: let others run
-                            await asyncio.sleep(0)
+                        await turns.checkpoint()
             await output.flush()
     except Exception as error:
         mark_stage(error, node.name, None)

@@ -10,7 +10,6 @@ autouse fixture of ``tests/conftest.py``) no thread or child process left behind
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import threading
 import time
@@ -215,7 +214,8 @@ def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) ->
     def interrupt_when_busy() -> None:
         for _ in range(workers):
             assert inside.acquire(timeout=10)
-        os.kill(os.getpid(), signal.SIGINT)  # the consumer waits: a real signal wakes it
+        # A real signal, to the main thread (as Ctrl-C in a terminal is): it wakes the wait.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     f = awaits if case.asynchronous else blocks
     stage = case.api.map(f, range(1000), workers=workers, maxsize=1)

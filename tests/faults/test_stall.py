@@ -45,6 +45,7 @@ def test_a_stuck_run_reports_its_workers_and_queues(
     f = awaits_on_three if name == "task-async" else blocks_on_three
     api = {"thread": pl.thread, "process": pl.process}.get(name, pl.task)
     stage = api.map(f, range(20), maxsize=2)
+    stage = api.map(abs, stage, maxsize=2)  # idle, waiting for input: it holds nothing
     results: list[int] = []
     consumer = threading.Thread(target=lambda: results.extend(stage))
     with warnings.catch_warnings():
@@ -63,6 +64,7 @@ def test_a_stuck_run_reports_its_workers_and_queues(
         assert "in process" in report and f"in {f.__name__}" in report
     else:
         assert "holding element (3,)" in report and f"in {f.__name__}" in report
+        assert report.count("holding element") == 1, report
     assert len(reports) == 1  # one warning per stall
 
 

@@ -130,7 +130,7 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
 
     def interrupt_when_busy() -> None:
         busy.wait()
-        os.kill(os.getpid(), signal.SIGINT)  # the consumer is in poll(): a real signal
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # into poll()
 
     interrupter = threading.Thread(target=interrupt_when_busy)
     interrupter.start()

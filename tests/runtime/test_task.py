@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -326,7 +325,7 @@ def test_keyboard_interrupt_while_workers_are_busy() -> None:
 
     def interrupt_when_busy() -> None:
         busy.wait()
-        os.kill(os.getpid(), signal.SIGINT)  # the consumer waits on a lock: a real signal
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # a real signal
 
     interrupter = threading.Thread(target=interrupt_when_busy)
     interrupter.start()
@@ -495,3 +494,45 @@ def test_a_waiter_cancelled_after_its_wake_up_passes_it_on() -> None:
         return await asyncio.wait_for(second, timeout=5)
 
     assert asyncio.run(main()) == [((0,), "x")]
+
+
+def test_an_endless_async_source_that_never_awaits_does_not_hold_the_loop() -> None:
+    async def numbers() -> AsyncIterator[int]:
+        n = 0
+        while True:
+            yield n  # never awaits: only pypeln can hand the loop over
+            n += 1
+
+    iterator = iter(pl.task.map(double, numbers()))  # maxsize=0: nothing makes it wait
+    assert next(iterator) == 0  # hangs (pytest-timeout) if the source keeps the loop
+    iterator.close()  # type: ignore[attr-defined]
+
+
+def test_a_call_that_never_awaits_does_not_hold_back_the_results_before_it() -> None:
+    seen = [threading.Event() for _ in range(20)]
+
+    async def busy(x: int) -> int:  # holds the loop for all of its call
+        if x > 0:
+            assert seen[x - 1].wait(timeout=10), f"result {x - 1} was held back"
+        return x
+
+    for x in pl.task.map(busy, range(20)):  # one worker: in input order
+        seen[x].set()
+
+
+def test_stopping_unlimited_workers_leaves_no_unretrieved_task_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    async def slow(x: int) -> int:
+        await asyncio.sleep(0.01)
+        return x
+
+    for _ in range(10):
+        stage = pl.task.map(slow, range(1000), workers=0, maxsize=2)
+        iterator = iter(pl.task.map(abs, stage, maxsize=1))
+        next(iterator)
+        iterator.close()  # type: ignore[attr-defined]
+    gc.collect()
+    assert "never retrieved" not in caplog.text
