@@ -138,21 +138,24 @@ def pipeline(case: Case, failure: str, workers: int, maxsize: int) -> tuple[Any,
     api, where, _, position = case.api, *failure.partition("-")
     at = POSITIONS.get(position, -1)
     source = case.source(at) if where == "source" else range(SIZE)
-    first = api.map(case.identity(), source, workers=workers, maxsize=maxsize)
+    plain = workers or 1  # workers=0 (no limit) is for the async f in the middle only
+    first = api.map(case.identity(), source, workers=plain, maxsize=maxsize)
     options: dict[str, Any] = {"workers": workers, "maxsize": maxsize}
     if where in ("on_start", "on_done"):
         options[where] = case.hook(where)
     f = case.f(at) if where == "f" else case.identity()
     middle = api.map(f, first, **options)
-    last = api.filter(lambda x: True, middle, workers=workers, maxsize=maxsize)
+    last = api.filter(lambda x: True, middle, workers=plain, maxsize=maxsize)
     failing = "from_iterable" if where == "source" else middle.name
     return last, failing
 
 
+WORKERS = [(name, workers) for name in CASES for workers in (1, 3)] + [("task-async", 0)]
+
+
 @pytest.mark.parametrize("maxsize", [0, 1, 4])
-@pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("failure", FAILURES)
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize(("name", "workers"), WORKERS)
 def test_an_error_anywhere_reaches_the_consumer_as_itself(
     name: str, failure: str, workers: int, maxsize: int
 ) -> None:
@@ -248,6 +251,14 @@ def blocks_on_two(x: int) -> int:
     return x
 
 
+def spins_on_two(x: int) -> int:
+    if x == 2:  # holds the GIL, busy, for 1.5 s: no thread can interrupt it
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            pass
+    return x
+
+
 async def awaits_on_two(x: int) -> int:
     if x == 2:
         await asyncio.sleep(30)  # cancelled by the timeout
@@ -255,15 +266,21 @@ async def awaits_on_two(x: int) -> int:
 
 
 TIMEOUT_CASES = [
-    (name, how) for name in CASES for how in ("sleeps", "blocks") if name != "task-async"
+    (name, how) for name in CASES for how in ("sleeps", "blocks", "spins") if name != "task-async"
 ] + [("task-async", "awaits")]
 
 
 @pytest.mark.parametrize(("name", "how"), TIMEOUT_CASES)
 def test_a_call_over_its_timeout_is_skipped_and_counted(name: str, how: str) -> None:
-    # Spinning calls: tests/runtime/test_process.py (only a process can end one).
+    # A spinning call is skipped and counted everywhere; only a process can also end it
+    # (tests/runtime/test_process.py spins forever): elsewhere it runs on, abandoned.
     case = Case(name)
-    f = {"sleeps": sleeps_on_two, "blocks": blocks_on_two, "awaits": awaits_on_two}[how]
+    f = {
+        "sleeps": sleeps_on_two,
+        "blocks": blocks_on_two,
+        "spins": spins_on_two,
+        "awaits": awaits_on_two,
+    }[how]
     run = case.api.to_iterable(case.api.map(f, range(6), workers=2, maxsize=1, timeout=0.3))
     assert sorted(run) == [0, 1, 3, 4, 5]
     assert run.timed_out() == {f"map({f.__name__})": 1}
