@@ -29,3 +29,20 @@ class Shared:
 
     def list(self) -> Any:
         return [] if self._manager is None else self._manager.list()
+
+
+def interrupt_main_until(done: threading.Event, every: float = 5.0) -> None:
+    """Send SIGINT to the main thread (as Ctrl-C in a terminal does), again every ``every``
+    seconds until ``done`` is set.
+
+    A signal that lands just before the main thread enters a blocking lock wait or poll()
+    is only handled once that wait ends (CPython checks for signals before the call, and
+    the call is not interrupted): one more signal then wakes it. ``every`` is longer than
+    any teardown, so a second signal never lands in one.
+    """
+    import signal
+
+    main = threading.main_thread().ident or 0
+    while not done.is_set():
+        signal.pthread_kill(main, signal.SIGINT)
+        done.wait(every)

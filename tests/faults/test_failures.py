@@ -10,7 +10,6 @@ autouse fixture of ``tests/conftest.py``) no thread or child process left behind
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,6 +19,7 @@ import pytest
 
 import pypeln as pl
 from tests.conftest import namespace_of
+from tests.shared import interrupt_main_until
 
 SIZE = 40
 POSITIONS = {"first": 0, "middle": SIZE // 2, "last": SIZE - 1}
@@ -214,11 +214,12 @@ def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) ->
         await asyncio.sleep(30)
         return x
 
+    interrupted = threading.Event()
+
     def interrupt_when_busy() -> None:
         for _ in range(workers):
             assert inside.acquire(timeout=10)
-        # A real signal, to the main thread (as Ctrl-C in a terminal is): it wakes the wait.
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        interrupt_main_until(interrupted)  # a real signal: it wakes the consumer's wait
 
     f = awaits if case.asynchronous else blocks
     stage = case.api.map(f, range(1000), workers=workers, maxsize=1)
@@ -230,8 +231,10 @@ def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) ->
         with pytest.raises(KeyboardInterrupt):
             for _ in stage:
                 pass
-        assert time.monotonic() - started < 10
+        interrupted.set()
+        assert time.monotonic() - started < 15
     finally:
+        interrupted.set()
         release.set()  # threads stuck in f end now; the fixtures check that all are gone
         interrupter.join()
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import pypeln as pl
+from tests.shared import interrupt_main_until
 
 METHODS = ["auto", "forkserver", "spawn", "fork"]
 
@@ -128,9 +129,11 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
         threading.Event().wait()
         return x
 
+    interrupted = threading.Event()
+
     def interrupt_when_busy() -> None:
         busy.wait()
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # into poll()
+        interrupt_main_until(interrupted)  # the consumer is in poll(): a real signal
 
     interrupter = threading.Thread(target=interrupt_when_busy)
     interrupter.start()
@@ -138,7 +141,9 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
         with pytest.raises(KeyboardInterrupt):
             for _ in pl.process.map(wait_forever, range(100), workers=3, maxsize=2):
                 pass
+        interrupted.set()
     finally:
+        interrupted.set()
         interrupter.join()
     assert not _live_children(ignore=before)
 

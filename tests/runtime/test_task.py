@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pypeln as pl
+from tests.shared import interrupt_main_until
 
 
 async def double(x: int) -> int:
@@ -323,9 +323,11 @@ def test_keyboard_interrupt_while_workers_are_busy() -> None:
         release.wait(timeout=30)
         return x
 
+    interrupted = threading.Event()
+
     def interrupt_when_busy() -> None:
         busy.wait()
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # a real signal
+        interrupt_main_until(interrupted)  # the consumer waits on a lock: a real signal
 
     interrupter = threading.Thread(target=interrupt_when_busy)
     interrupter.start()
@@ -334,9 +336,11 @@ def test_keyboard_interrupt_while_workers_are_busy() -> None:
             stage = pl.task.map(wait_for_release, range(100), workers=2, maxsize=2)
             for _ in pl.task.map(double, stage):
                 pass
+        interrupted.set()
         loops = [t for t in threading.enumerate() if t.name == "pypeln task loop"]
         assert not loops  # the run's loop ended; the two stuck calls are released below
     finally:
+        interrupted.set()
         release.set()
         interrupter.join()
 
