@@ -35,6 +35,7 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
         "tests.runtime.test_process",
         "tests.faults.test_failures",
         "tests.faults.test_stall",
+        "tests.faults.test_stops_and_crashes",
     ]
 )
 
