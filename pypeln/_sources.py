@@ -15,7 +15,7 @@ from typing import Any
 
 from ._errors import mark_stage
 from ._kernels import Element
-from ._stage import Stage
+from ._stage import Stage, read_by_task
 from ._stats import RunStatistics
 
 
@@ -27,10 +27,8 @@ def elements_of(
     ``labelled=False`` leaves labelling to the caller, which saves a generator step per
     element where the caller catches every error anyway (a source worker).
     """
-    if not isinstance(source, (Iterable, Stage)):  # an async iterable: a task stage reads it
-        from .task import runtime as task_runtime
-
-        source = Stage("from_iterable", task_runtime, (source,))
+    if not isinstance(source, (Iterable, Stage)):  # an async iterable
+        source = read_by_task(source)
     if isinstance(source, Stage):
         return source.runtime.iterate(source, 0, stats or RunStatistics())
     # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.

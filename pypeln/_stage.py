@@ -87,19 +87,23 @@ async def arun_items(
 ) -> AsyncGenerator[Any, None]:
     """``run_items`` in the running loop. A stage of a backend without async workers runs
     beside the loop, read by a ``task`` stage."""
-    aiterate: Callable[..., AsyncGenerator[Any, None]] | None
-    aiterate = getattr(stage.runtime, "aiterate", None)
-    if aiterate is None:
-        from .task import runtime as task_runtime
-
-        stage = Stage("from_iterable", task_runtime, (stage,))
-        aiterate = getattr(task_runtime, "aiterate")  # noqa: B009 - Runtime does not declare it
+    if not hasattr(stage.runtime, "aiterate"):
+        stage = read_by_task(stage)
+    aiterate: Callable[..., AsyncGenerator[Any, None]] = stage.runtime.aiterate  # type: ignore[attr-defined]
     elements = aiterate(stage, maxsize, stats)
     try:
         async for element in elements:
             yield element if return_index else element[1]
     finally:
         await elements.aclose()
+
+
+def read_by_task(source: object) -> Stage[Any]:
+    """A ``task`` stage reading ``source``: how an async iterable reaches a sync runtime, and
+    a stage of a backend without async workers reaches ``async for``."""
+    from .task import runtime as task_runtime
+
+    return Stage("from_iterable", task_runtime, (source,))  # type: ignore[arg-type]
 
 
 async def _collect(stage: Stage[T]) -> list[T]:

@@ -15,6 +15,7 @@ once per period (no polling) and ends with the run.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import traceback
 import warnings
@@ -104,8 +105,6 @@ def describe_frames(frames: Iterable[FrameType]) -> str:
 
 def thread_frames(thread: threading.Thread) -> list[FrameType]:
     """The frames of ``thread``'s stack, outermost first."""
-    import sys
-
     frame: FrameType | None = sys._current_frames().get(thread.ident or -1)
     frames = []
     while frame is not None:

@@ -309,7 +309,7 @@ class AsyncOutput:
         self.sizer = BatchSizer(min([*bounds, max_batch]))
         self._held = 0
         self._single = outboxes[0] if len(outboxes) == 1 else None
-        self._append = self.pendings[0].append if outboxes else self.pendings.append
+        self._single_pending = self.pendings[0] if len(outboxes) == 1 else deque()
 
     def __enter__(self) -> AsyncOutput:
         for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
@@ -325,7 +325,7 @@ class AsyncOutput:
         """Hold ``element``; True when the caller should ``await flush()`` now."""
         self._held += 1
         if self._single is not None:  # one outbox: no loop (this runs for every element)
-            self._append(element)  # type: ignore[arg-type]
+            self._single_pending.append(element)
             return self._held >= self.sizer.size or self._single.hungry > 0
         for pending in self.pendings:
             pending.append(element)

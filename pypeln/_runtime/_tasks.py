@@ -42,17 +42,15 @@ from typing import Any
 
 from .._async_kernels import is_async_callable, is_awaitable, resolved
 from .._errors import Stopped
-from .._hooks import ActiveWorkers
 from .._kernels import Element
-from .._plan import Node, compile_plan
-from .._session import DeadlineFactory
+from .._plan import Node
 from .._stage import Stage
-from .._stats import Counters, RunStatistics
-from ._blocking import CONSUMER_BATCH, MAX_BATCH, consume, join_threads, run_worker
-from ._loop_channel import LoopChannel, StopSignal, resolve
-from ._stall import StallWatch, stall_after, watch_run
+from .._stats import RunStatistics
+from ._blocking import CONSUMER_BATCH, consume, join_threads, run_worker
+from ._local_run import LocalRun
+from ._loop_channel import LoopChannel, resolve
+from ._stall import stall_after, watch_run
 from ._task_worker import run_task_worker
-from ._thread_deadline import ThreadDeadline
 
 #: How long stopping waits for cancelled tasks (``on_done``) and threads busy in user code.
 STOP_GRACE = 1.0
@@ -130,34 +128,20 @@ def runs_in_loop(node: Node) -> bool:
     return node.stage.f is None or is_async_callable(node.stage.f)
 
 
-class TaskRun:
+class TaskRun(LocalRun[LoopChannel]):
     """One run of a plan: its channels, tasks, threads, first error and stop signal."""
 
     def __init__(
         self, runtime: TaskRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
     ) -> None:
+        super().__init__(runtime, stage, maxsize, stats, LoopChannel)
         self.runtime = runtime
-        self.plan = compile_plan(stage, runtime, maxsize)
-        self.statistics = stats
-        self.stop = StopSignal()
-        self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
-        self.max_batch = MAX_BATCH
-        self._channels = [
-            LoopChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
-            for spec in self.plan.channels
-        ]
-        self.output = self._channels[self.plan.output]
-        self._statuses = {id(node): ActiveWorkers(node.workers) for node in self.plan.nodes}
         self._tasks: list[asyncio.Task[None]] = []
         self._workers: dict[tuple[int, int], asyncio.Task[None] | threading.Thread] = {}
-        self._stall: StallWatch | None = None
         self._began: list[asyncio.Task[Any]] = []  # tasks that took their first step
-        self._threads: list[threading.Thread] = []
         self._threads_running = 0
         self._launched = False
         self._threads_ended: asyncio.Future[None] | None = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._closing: asyncio.Future[None] | None = None
@@ -167,27 +151,13 @@ class TaskRun:
     def channel(self, index: int) -> LoopChannel:
         return self._channels[index]
 
-    def status(self, node: Node) -> ActiveWorkers:
-        return self._statuses[id(node)]
-
-    def counters(self, node: Node, index: int) -> Counters:
-        return self.statistics.worker(node.name)
-
     def began(self, task: asyncio.Task[Any]) -> None:
         self._began.append(task)
 
     def fail(self, error: BaseException) -> None:
-        """Keep the first error and stop everything (from any thread)."""
-        with self._lock:
-            if self._error is None:
-                self._error = error
-        self.stop.set()
+        """Keep the first error and stop everything (from any thread): tasks are cancelled."""
+        super().fail(error)
         self._in_loop(self._halt)
-
-    def raise_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
 
     # -- starting, in the loop ---------------------------------------------------------------
 

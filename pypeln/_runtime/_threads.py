@@ -26,16 +26,13 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from .._hooks import ActiveWorkers
 from .._kernels import Element
-from .._plan import Node, compile_plan
-from .._session import DeadlineFactory
 from .._stage import Stage
-from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
-from ._stall import StallWatch, stall_after, watch_run
-from ._thread_channel import StopSignal, ThreadChannel
-from ._thread_deadline import ThreadDeadline
+from .._stats import RunStatistics
+from ._blocking import Channel, consume, join_threads, run_worker
+from ._local_run import LocalRun
+from ._stall import stall_after, watch_run
+from ._thread_channel import ThreadChannel
 
 #: How long ``close()`` waits for workers busy in user code before leaving them behind.
 JOIN_GRACE = 1.0
@@ -50,42 +47,20 @@ class ThreadRuntime:
         return consume(partial(ThreadRun, self, stage, maxsize, stats))
 
 
-class ThreadRun:
+class ThreadRun(LocalRun[ThreadChannel]):
     """One run of a plan: its channels, threads, first error and stop signal."""
 
     def __init__(
         self, runtime: ThreadRuntime, stage: Stage[Any], maxsize: int, stats: RunStatistics
     ) -> None:
-        self.plan = compile_plan(stage, runtime, maxsize)
-        self.statistics = stats
-        self.stop = StopSignal()
-        self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
-        self.max_batch = MAX_BATCH
-        self._channels = [
-            ThreadChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
-            for spec in self.plan.channels
-        ]
-        self.output = self._channels[self.plan.output]
-        self._statuses: dict[int, ActiveWorkers] = {}
-        self._threads: list[threading.Thread] = []
+        super().__init__(runtime, stage, maxsize, stats, ThreadChannel)
         self._workers: dict[tuple[int, int], threading.Thread] = {}
-        self._stall: StallWatch | None = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
 
     def channel(self, index: int) -> Channel:
         return self._channels[index]
 
-    def status(self, node: Node) -> ActiveWorkers:
-        return self._statuses[id(node)]
-
-    def counters(self, node: Node, index: int) -> Counters:
-        return self.statistics.worker(node.name)
-
     def start(self) -> None:
         after = stall_after()  # a bad setting fails before any worker starts
-        for node in self.plan.nodes:
-            self._statuses[id(node)] = ActiveWorkers(node.workers)
         # Sources first: on a machine where a thread takes ~0.2 ms to start, a stage of 100
         # workers is fully up only after ~20 ms; workers started early already work meanwhile
         # (measured: 2,000 x 10 ms sleeps took 0.227 s this way, 0.242 s downstream-first).
@@ -101,18 +76,6 @@ class ThreadRun:
                 self._workers[id(node), index] = thread
                 thread.start()
         self._stall = watch_run(after, self.plan.nodes, self._channels, self._workers)
-
-    def fail(self, error: BaseException) -> None:
-        """Keep the first error and stop everything."""
-        with self._lock:
-            if self._error is None:
-                self._error = error
-        self.stop.set()
-
-    def raise_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
 
     def close(self) -> None:
         """Stop every worker and wait (a bounded time) for their threads to end."""
