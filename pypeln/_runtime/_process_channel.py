@@ -49,6 +49,7 @@ from ._pipes import (
     write_frame,
 )
 from ._process_codec import decode_batch, encode_batch
+from ._shared_buffers import BufferArena, BufferViews, chunk_limit
 
 #: How long a reader waits for data before poking producers to hand on what they hold.
 LINGER = 0.005
@@ -94,14 +95,17 @@ class ChannelWiring:
     producers: int
     readers: int
     base: int  # where this channel's flags start in the run's shared integers
+    buffers: str = ""  # the run's directory for large buffers ('' : off, see _shared_buffers)
     data: list[tuple[int, int]] = field(default_factory=list)  # per producer: (read, write)
     pokes: list[tuple[int, int]] = field(default_factory=list)
     tokens: tuple[int, int] = (-1, -1)
     read_lock: tuple[int, int] = (-1, -1)
 
     @classmethod
-    def create(cls, maxsize: int, producers: int, readers: int, base: int) -> ChannelWiring:
-        wiring = cls(maxsize, producers, readers, base)
+    def create(
+        cls, maxsize: int, producers: int, readers: int, base: int, buffers: str = ""
+    ) -> ChannelWiring:
+        wiring = cls(maxsize, producers, readers, base, buffers)
         wiring.data = [make_pipe() for _ in range(producers)]
         wiring.pokes = [make_pipe() for _ in range(producers)]
         if maxsize:
@@ -137,7 +141,15 @@ class ChannelWiring:
             tokens = (self.tokens[0], -1)
         lock = self.read_lock if writer is None else none
         return ChannelWiring(
-            self.maxsize, self.producers, self.readers, self.base, data, pokes, tokens, lock
+            self.maxsize,
+            self.producers,
+            self.readers,
+            self.base,
+            self.buffers,
+            data,
+            pokes,
+            tokens,
+            lock,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -151,6 +163,7 @@ class ChannelWiring:
                 self.producers,
                 self.readers,
                 self.base,
+                self.buffers,
                 pairs(self.data),
                 pairs(self.pokes),
                 pairs([self.tokens])[0],
@@ -175,6 +188,7 @@ class ReaderEnd:
         self._next_check = monotonic() + CHECK_EVERY
         self._ended_seen = -1
         self._live_slots: list[int] = []
+        self._views = BufferViews(wiring.buffers) if wiring.buffers else None
 
     def get_batch(self, limit: int) -> list[Any]:
         """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""
@@ -207,7 +221,7 @@ class ReaderEnd:
             if not payload:
                 self._end(slot)
                 continue
-            batch = decode_batch(payload)
+            batch = decode_batch(payload, self._views)
             if self._wiring.tokens[1] >= 0:
                 give_tokens(self._wiring.tokens[1], len(batch), waiter)
             # The run's progress, for the stall watch (under the read lock if readers share).
@@ -290,6 +304,11 @@ class WriterEnd:
         self._lock = threading.Lock()  # the worker and its linger thread both send
         self._linger: _Linger | None = None
         self.error: Exception | None = None  # what the linger thread failed with
+        self._arena = (
+            BufferArena(wiring.buffers, chunk_limit(wiring.maxsize), waiter)
+            if wiring.buffers
+            else None
+        )
 
     @property
     def hungry(self) -> int:
@@ -308,6 +327,8 @@ class WriterEnd:
             raise self.error
         with self._lock:
             write_frame(self._fd, END, self._waiter)
+            if self._arena is not None:
+                self._arena.close()
 
     def share(self, pending: deque[Any]) -> None:
         """Let a poke from a waiting reader hand on ``pending`` while the worker is busy."""
@@ -337,7 +358,8 @@ class WriterEnd:
                 pending.clear()
             else:  # popleft of a counted snapshot: the worker may append meanwhile, never pop
                 batch = [pending.popleft() for _ in range(count)]
-            write_frame(self._fd, encode_batch(batch, self.name), waiter)
+            for frame in encode_batch(batch, self.name, self._arena):
+                write_frame(self._fd, frame, waiter)
             flags[self._hungry] = 0  # the waiting reader has something now
 
 

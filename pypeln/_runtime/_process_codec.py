@@ -1,12 +1,14 @@
 """What crosses a process boundary: batches of elements, and exceptions.
 
-Batches are pickled once per hand-off (``pickle``, falling back to ``cloudpickle`` for
-lambdas and local classes). An exception keeps its type, arguments, attributes, notes and
-cause; the worker's traceback, which cannot be pickled, travels as text and is attached as
-a note. An exception that cannot be rebuilt in the consumer arrives as a ``RemoteError``
-carrying its type name, message and traceback text.
+Batches are pickled once per hand-off (``_pickling``: ``pickle``, falling back to
+``cloudpickle`` for lambdas and local classes); with a ``BufferArena``, their large buffers
+go through shared memory (``_shared_buffers``). An exception keeps its type, arguments,
+attributes, notes and cause; the worker's traceback, which cannot be pickled, travels as
+text and is attached as a note. An exception that cannot be rebuilt in the consumer arrives
+as a ``RemoteError`` carrying its type name, message and traceback text.
 
->>> decode_batch(encode_batch([((0,), "a")], "map(f)"))
+>>> [frame] = encode_batch([((0,), "a")], "map(f)")
+>>> decode_batch(frame)
 [((0,), 'a')]
 >>> error = unpack_error(pack_error(KeyError("k")))
 >>> type(error).__name__, error.args
@@ -17,35 +19,31 @@ from __future__ import annotations
 
 import pickle
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
-import cloudpickle
-
 from .._errors import RemoteError, SerializationError, add_note
+from ._pickling import PROTOCOL, dumps
+from ._shared_buffers import BufferArena, BufferViews
 
-PROTOCOL = pickle.HIGHEST_PROTOCOL
 #: How many causes of an exception (``raise ... from ...``) travel with it.
 MAX_CAUSES = 8
 
 
-def dumps(obj: Any) -> bytes:
-    """``pickle`` if it can, else ``cloudpickle`` (lambdas, closures, local classes)."""
+def encode_batch(
+    batch: list[Any], producer: str, arena: BufferArena | None = None
+) -> Iterable[bytes]:
+    """The batch as frames, to send in turn (``BufferArena.encode``); an element that
+    cannot be pickled is named with its index."""
     try:
-        return pickle.dumps(obj, PROTOCOL)
-    except Exception:
-        payload: bytes = cloudpickle.dumps(obj, PROTOCOL)
-        return payload
-
-
-def encode_batch(batch: list[Any], producer: str) -> bytes:
-    """The batch as bytes; an element that cannot be pickled is named with its index."""
-    try:
-        return dumps(batch)
+        return [dumps(batch)] if arena is None else arena.encode(batch)
     except Exception as error:
         raise _unpicklable(batch, producer, error) from error
 
 
-def decode_batch(payload: bytes | bytearray) -> list[Any]:
+def decode_batch(payload: bytes | bytearray, views: BufferViews | None = None) -> list[Any]:
+    if views is not None:
+        return views.decode(payload)
     batch: list[Any] = pickle.loads(payload)
     return batch
 

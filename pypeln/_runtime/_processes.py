@@ -52,6 +52,7 @@ from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, fl
 from ._process_child import WorkerSpec, worker_main
 from ._process_codec import unpack_error
 from ._process_shared import ShippedStage, counters_array
+from ._shared_buffers import remove_directory, run_directory
 from ._stall import StallWatch, describe_frames, run_report, stall_after, thread_frames, watch
 
 START_METHODS = ("auto", "forkserver", "spawn", "fork")
@@ -187,6 +188,7 @@ class ProcessRun:
 
     def _allocate(self) -> None:
         plan = self.plan
+        self._buffers = run_directory()  # a bad $PYPELN_ZERO_COPY fails before any start
         self._stop_r, self._stop_w = self._pipe(make_pipe())
         self._status_lock = self._pipe(PipeMutex.create())
         size = sum(ChannelWiring.flags_needed(spec.producers) for spec in plan.channels)
@@ -194,7 +196,9 @@ class ProcessRun:
         self._wirings: list[ChannelWiring] = []
         base = 0
         for spec in plan.channels:
-            wiring = ChannelWiring.create(spec.maxsize, spec.producers, spec.readers, base)
+            wiring = ChannelWiring.create(
+                spec.maxsize, spec.producers, spec.readers, base, self._buffers
+            )
             self._fds.extend(wiring.fds())
             self._wirings.append(wiring)
             base += ChannelWiring.flags_needed(spec.producers)
@@ -438,6 +442,7 @@ class ProcessRun:
             self._released = True
             close_fds(self._fds)
             self._fds.clear()
+            remove_directory(self._buffers)
 
     def _pipe(self, fds: tuple[int, int]) -> tuple[int, int]:
         self._fds.extend(fds)

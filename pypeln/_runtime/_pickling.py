@@ -1,0 +1,76 @@
+"""Pickling for the trip between processes: protocol 5, with large buffers kept apart.
+
+``pickle`` first, ``cloudpickle`` for what it cannot do (lambdas, closures, local classes).
+Both also pickle ``memoryview`` (which plain pickle refuses) and hand large ``bytearray``
+and ``memoryview`` contents to pickle's out-of-band buffers, like numpy arrays, so that
+``_shared_buffers`` can move them through shared memory.
+
+>>> buffers = []
+>>> payload = dumps([bytearray(MIN_BUFFER), memoryview(b"ab")], buffers)
+>>> len(payload) < 200, len(buffers)
+(True, 1)
+>>> big, small = pickle.loads(payload, buffers=buffers)
+>>> type(big).__name__, len(big), small.tobytes()
+('bytearray', 65536, b'ab')
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+import cloudpickle
+
+PROTOCOL = 5
+#: Buffers smaller than this stay inside the pickle: moving one apart costs more.
+MIN_BUFFER = 64 * 1024
+
+
+def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> bytes:
+    """``obj`` pickled; with ``out_of_band``, buffers of ``MIN_BUFFER`` bytes or more are
+    appended to it instead of copied into the pickle (load with ``buffers=out_of_band``)."""
+
+    def keep_apart(buffer: pickle.PickleBuffer) -> bool:
+        if out_of_band is None or buffer.raw().nbytes < MIN_BUFFER:
+            return True  # in band
+        out_of_band.append(buffer)
+        return False
+
+    for pickler in (_Pickler, _CloudPickler):
+        if out_of_band is not None:
+            out_of_band.clear()  # a failed attempt may have kept some
+        file = io.BytesIO()
+        try:
+            pickler(file, PROTOCOL, buffer_callback=keep_apart).dump(obj)
+        except Exception:
+            if pickler is _CloudPickler:
+                raise
+            continue
+        return file.getvalue()
+    raise AssertionError("unreachable")
+
+
+def _buffer_reduction(obj: Any) -> Any:
+    kind = type(obj)
+    if kind is bytearray and len(obj) >= MIN_BUFFER:
+        return bytearray, (pickle.PickleBuffer(obj),)
+    if kind is memoryview:
+        body = pickle.PickleBuffer(obj) if obj.contiguous else obj.tobytes()
+        return _rebuild_memoryview, (body, obj.format, obj.shape)
+    return None
+
+
+def _rebuild_memoryview(body: Any, fmt: Any, shape: tuple[int, ...]) -> memoryview:
+    view: memoryview = memoryview(body).cast("B").cast(fmt, shape)
+    return view
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        return _buffer_reduction(obj) or NotImplemented
+
+
+class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]
+    def reducer_override(self, obj: Any) -> Any:
+        return _buffer_reduction(obj) or super().reducer_override(obj)
