@@ -36,6 +36,8 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
         "tests.faults.test_failures",
         "tests.faults.test_stall",
         "tests.faults.test_stops_and_crashes",
+        "tests.faults.test_large_buffers",
+        "tests.runtime.test_shared_buffers",
     ]
 )
 

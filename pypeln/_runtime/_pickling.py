@@ -1,17 +1,18 @@
 """Pickling for the trip between processes: protocol 5, with large buffers kept apart.
 
 ``pickle`` first, ``cloudpickle`` for what it cannot do (lambdas, closures, local classes).
-Both also pickle ``memoryview`` (which plain pickle refuses) and hand large ``bytearray``
-and ``memoryview`` contents to pickle's out-of-band buffers, like numpy arrays, so that
-``_shared_buffers`` can move them through shared memory.
+Both also pickle ``memoryview`` (which plain pickle refuses), handing a large one's contents
+to pickle's out-of-band buffers like a numpy array's, so that ``_shared_buffers`` can move
+them through shared memory. ``bytes`` and ``bytearray`` stay inside the pickle (pickle
+writes them itself, before any hook sees them).
 
 >>> buffers = []
->>> payload = dumps([bytearray(MIN_BUFFER), memoryview(b"ab")], buffers)
+>>> payload = dumps([memoryview(bytearray(MIN_BUFFER)), memoryview(b"ab")], buffers)
 >>> len(payload) < 200, len(buffers)
 (True, 1)
 >>> big, small = pickle.loads(payload, buffers=buffers)
->>> type(big).__name__, len(big), small.tobytes()
-('bytearray', 65536, b'ab')
+>>> len(big), big.readonly, small.tobytes()
+(65536, False, b'ab')
 """
 
 from __future__ import annotations
@@ -52,10 +53,7 @@ def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> byt
 
 
 def _buffer_reduction(obj: Any) -> Any:
-    kind = type(obj)
-    if kind is bytearray and len(obj) >= MIN_BUFFER:
-        return bytearray, (pickle.PickleBuffer(obj),)
-    if kind is memoryview:
+    if type(obj) is memoryview:
         body = pickle.PickleBuffer(obj) if obj.contiguous else obj.tobytes()
         return _rebuild_memoryview, (body, obj.format, obj.shape)
     return None

@@ -179,10 +179,12 @@ class ProcessRun:
         self._closed = self._released = False
         self._sources_running = 0
         self._watch_fds: list[int] | None = None
+        self._buffers = ""
         try:
             self._allocate()
         except BaseException:
             close_fds(self._fds)
+            remove_directory(self._buffers)
             raise
         _open_runs.add(self)
 

@@ -1,11 +1,11 @@
 """Large buffers between processes through shared memory; only the small rest through pipes.
 
 A batch is pickled with protocol 5. The buffers it exposes out of band (numpy arrays,
-``pickle.PickleBuffer``, and here also ``bytearray`` and ``memoryview``) of at least
-``MIN_BUFFER`` bytes are copied into a *chunk*, a file in the run's directory under
-``/dev/shm`` that its writer maps once and reuses; the pipe carries a small frame naming the
-chunk and where each buffer lies in it. A pickle whose own bytes are large (a big ``bytes``
-object, say) goes into the chunk too, so it does not squeeze through the pipe.
+``pickle.PickleBuffer``, and here also ``memoryview``) of at least ``MIN_BUFFER`` bytes are
+copied into a *chunk*, a file in the run's directory under ``/dev/shm`` that its writer
+maps once and reuses; the pipe carries a small frame naming the chunk and where each buffer
+lies in it. A pickle whose own bytes are large (``bytes`` and ``bytearray`` stay inside the
+pickle) goes into the chunk too, so it does not squeeze through the pipe.
 
 ::
 
@@ -42,7 +42,7 @@ frames go through the pipe.
 
 >>> import numpy as np, tempfile
 >>> from ._pipes import Waiter
->>> directory = tempfile.mkdtemp()
+>>> directory = tempfile.mkdtemp(dir="/dev/shm")
 >>> arena, views = BufferArena(directory, 4, Waiter(None)), BufferViews(directory)
 >>> [frame] = arena.encode([((0,), np.arange(100_000))])
 >>> frame[:1], len(frame) < 300
@@ -61,8 +61,6 @@ import os
 import pickle
 import secrets
 import shutil
-import stat
-import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -99,10 +97,11 @@ _UNUSED = bytes(HOLDERS)
 
 
 def run_directory() -> str:
-    """Where a new process run keeps its chunks ('' when zero-copy transport is off).
+    """A new process run's directory for chunks, created now ('' if zero-copy is off).
 
-    Read when a run starts, so ``$PYPELN_ZERO_COPY`` may change between runs. The
-    directory is created by the first writer that needs it.
+    Read when a run starts, so ``$PYPELN_ZERO_COPY`` may change between runs. Made by
+    the parent, never by a writer: one that is late cannot make it again after the run
+    removed it.
     """
     value = os.environ.get("PYPELN_ZERO_COPY", "").strip().lower()
     if value not in _FALSE + _TRUE:
@@ -111,7 +110,12 @@ def run_directory() -> str:
         )
     if value in _FALSE or not os.path.isdir("/dev/shm"):
         return ""
-    return os.path.join("/dev/shm", f"pypeln-{os.getpid()}-{secrets.token_hex(6)}")
+    directory = os.path.join("/dev/shm", f"pypeln-{os.getpid()}-{secrets.token_hex(6)}")
+    try:
+        os.mkdir(directory, 0o700)  # owner only, whatever the umask allows besides
+    except OSError:
+        return ""
+    return directory
 
 
 def remove_directory(directory: str) -> None:
@@ -132,6 +136,7 @@ def chunk_limit(maxsize: int) -> int:
 class _Held:
     """A chunk this process read from, while objects built on it are alive."""
 
+    directory: str  # of its run: a chunk is passed on within its run only
     name: str
     size: int
     slot: int
@@ -143,26 +148,27 @@ class _Held:
         return self.start <= address and address + length <= self.start + self.size - HEADER
 
 
-_held: dict[int, _Held] = {}  # by id; an entry leaves with the last object built on it
-_held_lock = threading.Lock()
+# By id; an entry leaves with the last object built on its chunk. No lock: a finalizer may
+# run inside any allocation, even one made while this is read (hence the copy in
+# ``_holding``); single dict operations are atomic.
+_held: dict[int, _Held] = {}
 
 
-def _holding(buffer: memoryview) -> tuple[_Held, int] | None:
-    """The held chunk ``buffer`` lies in, and its offset there (None: it lies elsewhere)."""
+def _holding(buffer: memoryview, directory: str) -> tuple[_Held, int] | None:
+    """The held chunk of run ``directory`` that ``buffer`` lies in, and its offset there
+    (None: it lies elsewhere)."""
     if not _held or buffer.readonly:  # ctypes finds the address of writable memory only
         return None
     address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
-    with _held_lock:
-        for held in _held.values():
-            if held.contains(address, buffer.nbytes):
-                return held, address - held.start
+    for held in list(_held.values()):
+        if held.directory == directory and held.contains(address, buffer.nbytes):
+            return held, address - held.start
     return None
 
 
 def _let_go(memory: mmap.mmap, slot: int, key: int) -> None:
     memory[slot] = NONE
-    with _held_lock:
-        _held.pop(key, None)
+    _held.pop(key, None)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -249,7 +255,6 @@ class BufferArena:
         self._made = 0
         self._waited = 0.0  # seconds waited for held chunks since the last one was made
         self._patient = True  # False: readers kept the chunks last made; make, don't wait
-        self._usable: bool | None = None  # the directory is ours (checked once)
 
     def encode(self, batch: list[Any]) -> Iterator[bytes]:
         """``batch`` as frames: pickles, or ``SHARED`` and where chunks hold the rest.
@@ -280,7 +285,7 @@ class BufferArena:
             spans = []
             for buffer in part.buffers:
                 raw = buffer.raw()
-                holding = _holding(raw)
+                holding = _holding(raw, self._directory)
                 if holding is not None and not holding[0].passed and holding[0].slot + 1 < HOLDERS:
                     spans.append(layout.pass_on(holding[0], holding[1], raw.nbytes))
                 else:
@@ -338,8 +343,6 @@ class BufferArena:
             delay = min(2 * delay, 0.005)
 
     def _make(self, size: int) -> _Chunk | None:
-        if not self._usable_directory():
-            return None
         size = -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
         name = f"{self._prefix}-{self._made}"
         self._made += 1
@@ -360,20 +363,6 @@ class BufferArena:
         chunk = _Chunk(name, size, memory, memoryview(memory))
         self._chunks.append(chunk)
         return chunk
-
-    def _usable_directory(self) -> bool:
-        if self._usable is None:
-            try:
-                os.makedirs(self._directory, mode=0o700, exist_ok=True)
-                info = os.lstat(self._directory)
-                self._usable = (
-                    stat.S_ISDIR(info.st_mode)
-                    and info.st_uid == os.getuid()
-                    and not info.st_mode & 0o077
-                )
-            except OSError:
-                self._usable = False
-        return self._usable
 
     def _retire(self, chunk: _Chunk) -> None:
         """Give a free chunk's memory back now (a reader may still map it, never to read)."""
@@ -433,9 +422,8 @@ class BufferViews:
         # Every view of the chunk (and whatever numpy or memoryview builds on them) keeps
         # this one object alive, so its finalizer runs when the last of them is gone.
         region = (ctypes.c_ubyte * (size - HEADER)).from_buffer(memory, HEADER)
-        held = _Held(name, size, slot, memory, ctypes.addressof(region))
-        with _held_lock:
-            _held[id(held)] = held
+        held = _Held(self._directory, name, size, slot, memory, ctypes.addressof(region))
+        _held[id(held)] = held
         weakref.finalize(region, _let_go, memory, slot, id(held)).atexit = False
         return memoryview(region).cast("B")
 

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -187,3 +188,26 @@ def test_an_async_iterable_is_a_source_too(backend: ModuleType) -> None:
 
     assert sorted(backend.map(abs, numbers(), workers=2, maxsize=2)) == list(range(30))
     assert list(backend.ordered(backend.filter(bool, numbers()))) == [-x for x in range(1, 30)]
+
+
+def bump_in_place(array: Any) -> Any:
+    array += 1  # the stage owns what it received: changing it is allowed
+    return array
+
+
+def test_large_buffers_pass_through_intact_and_stay_the_callers(backend: ModuleType) -> None:
+    """Arrays, bytes, bytearrays and memoryviews of any size come out equal and usable (on
+    ``pl.process`` the large ones travel through shared memory; see test_shared_buffers)."""
+    import numpy as np
+
+    sizes = [10, 70_000, 1_100_000]
+    arrays = [np.full(size, index, dtype=np.uint8) for index, size in enumerate(sizes)]
+    stage = backend.map(bump_in_place, [array.copy() for array in arrays], workers=2)
+    results = sorted(backend.map(lambda a: a, stage), key=len)
+    for result, array in zip(results, arrays, strict=True):
+        assert result.dtype == np.uint8 and np.array_equal(result, array + 1)
+        result[:] = 0  # the caller's to change
+    others: list[Any] = [bytes(70_000), bytearray(b"x" * 1_100_000), memoryview(b"y" * 70_000)]
+    back = sorted(backend.map(lambda value: value, others), key=lambda value: type(value).__name__)
+    assert [type(value) for value in back] == [bytearray, bytes, memoryview]
+    assert [bytes(value) for value in back] == [bytes(others[1]), others[0], bytes(others[2])]

@@ -42,4 +42,14 @@ def no_leaked_descriptors_or_shared_memory(warmed_up: None) -> Iterator[None]:
             except OSError:
                 pass
         raise AssertionError(f"descriptors left open: {descriptors} before, now {links}")
-    assert set(os.listdir("/dev/shm")) <= shared_memory, "shared memory left behind"
+    left_behind = set(os.listdir("/dev/shm")) - shared_memory
+    assert not left_behind, f"shared memory left behind: {_describe(left_behind)}"
+
+
+def _describe(names: set[str]) -> dict[str, list[str]]:
+    """What each entry left in ``/dev/shm`` holds (a run's directory: its chunks)."""
+    described = {}
+    for name in names:
+        path = os.path.join("/dev/shm", name)
+        described[name] = sorted(os.listdir(path)) if os.path.isdir(path) else []
+    return described

@@ -1,0 +1,188 @@
+"""Process-only: large buffers cross process stages through shared memory (zero-copy).
+
+What any backend must do with large buffers is in the contract (``test_results.py``); here
+is what the shared-memory transport adds: arrays a consumer keeps stay intact while the
+chunks are reused, arrays passed on unchanged are not copied, owner-only permissions,
+``$PYPELN_ZERO_COPY``, the pipe when shared memory is full, and ``maxsize`` counting large
+items like any other. What it leaves behind after each way of ending is in
+``tests/faults/test_large_buffers.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+import threading
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pypeln as pl
+from pypeln._runtime import _shared_buffers
+from pypeln._runtime._pickling import MIN_BUFFER, dumps
+
+MiB = 1024 * 1024
+METHODS = ["auto", "forkserver"]
+
+
+def identity(x: Any) -> Any:
+    return x
+
+
+def filled(count: int, size: int) -> list[np.ndarray]:
+    return [np.full(size, index % 251, dtype=np.uint8) for index in range(count)]
+
+
+def run_directories() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith(f"pypeln-{os.getpid()}-")}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("size", [MIN_BUFFER, MiB, 8 * MiB])
+def test_kept_results_stay_intact_while_chunks_are_reused(method: str, size: int) -> None:
+    # 24 arrays through 2 stages; the consumer keeps them all, so a chunk reused too early
+    # would show up as an array holding another's values.
+    api = pl.process.using(method)
+    count = 24 if size < 8 * MiB else 12
+    stage = api.map(identity, filled(count, size), workers=2, maxsize=2)
+    kept = list(api.map(identity, stage, workers=2))
+    assert sorted(int(array[0]) for array in kept) == list(range(count))
+    for array in kept:
+        assert array.shape == (size,) and (array == array[0]).all()
+        assert array.flags.writeable
+    kept[0][:] = 255  # the caller's to change: no other array sees it
+    assert all((array != 255).all() for array in kept[1:])
+
+
+def add_one(array: np.ndarray) -> np.ndarray:
+    array += 1
+    return array
+
+
+def tail(array: np.ndarray) -> np.ndarray:
+    return array[1000:]  # a contiguous view: passed on without a copy
+
+
+def test_arrays_passed_on_through_more_stages_than_holder_slots() -> None:
+    stage: Any = filled(30, MiB)
+    for step in range(_shared_buffers.HOLDERS + 3):  # passed on 7 times, then copied
+        stage = pl.process.map(add_one if step % 4 == 0 else identity, stage, maxsize=3)
+    stage = pl.process.map(tail, stage)
+    results = sorted(stage, key=lambda array: int(array[0]))
+    increments = len(range(0, _shared_buffers.HOLDERS + 3, 4))
+    assert [int(array[0]) for array in results] == [i + increments for i in range(30)]
+    assert all(array.shape == (MiB - 1000,) and (array == array[0]).all() for array in results)
+
+
+def test_process_and_thread_stages_mixed() -> None:
+    stage = pl.process.map(add_one, filled(20, MiB), workers=2)
+    stage = pl.thread.map(add_one, stage, workers=2)
+    stage = pl.process.map(add_one, stage, workers=2, maxsize=1)
+    assert sorted(int(array[0]) for array in stage) == [i + 3 for i in range(20)]
+
+
+def test_small_and_large_items_in_one_batch() -> None:
+    items: list[Any] = []
+    for index in range(200):
+        items.append(index if index % 3 else (index, np.full(300_000, index % 251, np.uint8)))
+    results = list(pl.process.map(identity, items))  # one worker: its order is kept
+    assert [item if isinstance(item, int) else item[0] for item in results] == list(range(200))
+    assert all((item[1] == item[0] % 251).all() for item in results if isinstance(item, tuple))
+
+
+def owner_only(array: np.ndarray, parent: int) -> list[int]:
+    """The modes of the run's directory and its chunks, seen from a worker."""
+    modes = []
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(f"pypeln-{parent}-"):
+            directory = os.path.join("/dev/shm", name)
+            modes.append(stat.S_IMODE(os.stat(directory).st_mode))
+            modes += [
+                stat.S_IMODE(os.stat(f"{directory}/{f}").st_mode) for f in os.listdir(directory)
+            ]
+    return modes
+
+
+def test_chunks_are_readable_by_their_owner_only() -> None:
+    [modes] = list(pl.process.map(partial(owner_only, parent=os.getpid()), filled(1, MiB)))
+    assert modes[0] == 0o700 and len(modes) > 1
+    assert set(modes[1:]) == {0o600}
+    assert not run_directories()  # removed when the run ended
+
+
+@pytest.mark.parametrize("value", ["0", "off", "false"])
+def test_zero_copy_off_sends_everything_through_the_pipes(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYPELN_ZERO_COPY", value)
+    [modes] = list(pl.process.map(partial(owner_only, parent=os.getpid()), filled(1, MiB)))
+    assert modes == []  # no directory, no chunk
+    results = list(pl.process.map(add_one, filled(5, MiB)))
+    assert sorted(int(array[0]) for array in results) == [1, 2, 3, 4, 5]
+
+
+def test_a_bad_zero_copy_setting_fails_before_any_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYPELN_ZERO_COPY", "maybe")
+    with pytest.raises(ValueError, match=r"\$PYPELN_ZERO_COPY must be 1 or 0 .*got 'maybe'"):
+        list(pl.process.map(identity, [1]))
+
+
+def test_without_room_for_chunks_frames_use_the_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As when /dev/shm is full: no chunk can be made (fork: the workers inherit the patch).
+    monkeypatch.setattr(_shared_buffers.BufferArena, "_make", lambda self, size: None)
+    stage = pl.process.using("fork").map(add_one, filled(10, MiB), workers=2)
+    assert sorted(int(array[0]) for array in stage) == list(range(1, 11))
+
+
+def test_maxsize_counts_large_items_like_any_other() -> None:
+    # As the contract's test of maxsize, with items that travel through shared memory.
+    produced = consumed = 0
+    maxsize, workers = 2, 2
+    bound = 2 * (2 * maxsize + workers) + 3 * maxsize
+    over_bound = threading.Event()
+
+    def source() -> Iterator[np.ndarray]:
+        nonlocal produced
+        while True:
+            produced += 1
+            if produced - consumed > bound:
+                over_bound.set()
+            yield np.zeros(256 * 1024, np.uint8)
+
+    stage = pl.process.map(identity, source(), workers=workers, maxsize=maxsize)
+    iterator = iter(pl.process.map(identity, stage, workers=workers, maxsize=maxsize))
+    for _ in range(3):
+        next(iterator)
+        consumed += 1
+    assert not over_bound.wait(timeout=0.5), f"{produced - consumed} items in flight > {bound}"
+    iterator.close()  # type: ignore[attr-defined]
+
+
+def test_an_unpicklable_item_beside_large_ones_is_named() -> None:
+    items: list[Any] = [np.zeros(MiB, np.uint8), threading.Lock(), np.zeros(MiB, np.uint8)]
+    with pytest.raises(pl.SerializationError, match=r"item at index \(1,\) \(lock\)"):
+        list(pl.process.map(identity, pl.thread.map(identity, items)))
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        memoryview(np.arange(100_000, dtype=np.int32)),
+        memoryview(np.arange(100_000, dtype=np.float64)).toreadonly(),
+        memoryview(bytes(range(256)) * 1000)[::3],  # not contiguous: copied into the pickle
+        memoryview(np.zeros((300, 400), np.int16)),
+    ],
+    ids=["int32", "readonly float64", "strided", "2-D"],
+)
+def test_memoryviews_keep_format_shape_and_read_only(view: memoryview) -> None:
+    kept: list[pickle.PickleBuffer] = []
+    again = pickle.loads(dumps(view, kept), buffers=kept)
+    assert (again.format, again.shape, again.readonly) == (view.format, view.shape, view.readonly)
+    assert again.tolist() == view.tolist()
+    assert bool(kept) == (view.contiguous and view.nbytes >= MIN_BUFFER)
