@@ -33,12 +33,14 @@ after that it is copied.
 ``limit`` of them, then waits for its reader, as it would on a full pipe. Chunks readers
 hold are their memory: the writer makes new ones while they keep them.
 
-*Ownership.* The parent names the run's directory (mode 0700, chunks 0600) and removes it
+*Ownership.* The parent makes the run's directory (mode 0700, chunks 0600) and removes it
 when the run is released, however it ended (end, early exit, error, a killed worker):
-nothing stays in ``/dev/shm``. A mapping outlives its unlinked file, so what a consumer
-kept stays valid. ``PYPELN_ZERO_COPY=0`` turns all this off (every batch is pickled
-through the pipes); where ``/dev/shm`` is missing, or a chunk cannot be made (it is full),
-frames go through the pipe.
+nothing stays in ``/dev/shm``. If the parent itself is killed, the first process run of
+the next program that uses pypeln removes what it left (``sweep_stale_directories``). A
+mapping outlives its unlinked file, so what a consumer kept stays valid.
+
+``PYPELN_ZERO_COPY=0`` turns all this off (every batch is pickled through the pipes); where
+``/dev/shm`` is missing, or a chunk cannot be made (it is full), frames go through the pipe.
 
 >>> import numpy as np, tempfile
 >>> from ._pipes import Waiter
@@ -110,12 +112,41 @@ def run_directory() -> str:
         )
     if value in _FALSE or not os.path.isdir("/dev/shm"):
         return ""
+    if not _swept:
+        _swept.append(True)
+        sweep_stale_directories()
     directory = os.path.join("/dev/shm", f"pypeln-{os.getpid()}-{secrets.token_hex(6)}")
     try:
         os.mkdir(directory, 0o700)  # owner only, whatever the umask allows besides
     except OSError:
         return ""
     return directory
+
+
+_swept: list[bool] = []  # once per process
+
+
+def sweep_stale_directories(root: str = "/dev/shm") -> list[str]:
+    """Remove the run directories of processes that are gone (killed before their runs
+    could clean up); return their names. Only this user's, and only if no process has
+    that pid now (a pid in use again keeps its directory: never remove a live run's)."""
+    removed = []
+    for name in os.listdir(root):
+        prefix, _, rest = name.partition("-")
+        pid = rest.partition("-")[0]
+        if prefix != "pypeln" or not pid.isdigit():
+            continue
+        path = os.path.join(root, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            remove_directory(path)
+            removed.append(name)
+        except OSError:
+            continue  # not ours to look at, or alive under another user
+    return removed
 
 
 def remove_directory(directory: str) -> None:

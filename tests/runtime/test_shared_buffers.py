@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import subprocess
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -186,3 +187,17 @@ def test_memoryviews_keep_format_shape_and_read_only(view: memoryview) -> None:
     assert (again.format, again.shape, again.readonly) == (view.format, view.shape, view.readonly)
     assert again.tolist() == view.tolist()
     assert bool(kept) == (view.contiguous and view.nbytes >= MIN_BUFFER)
+
+
+def test_directories_of_killed_parents_are_swept(tmp_path: Any) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid is free now (and, for this test, not taken again)
+    stale, alive = tmp_path / f"pypeln-{dead.pid}-0a", tmp_path / f"pypeln-{os.getpid()}-0b"
+    for directory in (stale, alive):
+        directory.mkdir()
+        (directory / "chunk").write_bytes(b"x")
+    (tmp_path / "pypeln-notapid-0c").mkdir()
+    assert _shared_buffers.sweep_stale_directories(str(tmp_path)) == [stale.name]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [alive.name, "pypeln-notapid-0c"]
+    )
