@@ -58,6 +58,7 @@ mapping outlives its unlinked file, so what a consumer kept stays valid.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import mmap
 import os
 import pickle
@@ -115,37 +116,53 @@ def run_directory() -> str:
     if not _swept:
         _swept.append(True)
         sweep_stale_directories()
-    directory = os.path.join("/dev/shm", f"pypeln-{os.getpid()}-{secrets.token_hex(6)}")
+    name = f"pypeln-{os.getpid()}-{secrets.token_hex(6)}"
+    directory, making = os.path.join("/dev/shm", name), os.path.join("/dev/shm", f".{name}")
+    owner = -1
     try:
-        os.mkdir(directory, 0o700)  # owner only, whatever the umask allows besides
+        os.mkdir(making, 0o700)  # owner only, whatever the umask allows besides
+        owner = os.open(os.path.join(making, OWNER), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fcntl.flock(owner, fcntl.LOCK_EX)  # held while the run (or a forked worker) lives
+        os.rename(making, directory)  # a sweep sees it only now, locked
     except OSError:
+        if owner >= 0:
+            os.close(owner)
+        remove_directory(making)
         return ""
+    _owners[directory] = owner
     return directory
 
 
+#: A run's directory holds this file, locked by its run: a sweep finding it unlocked knows
+#: the run's processes are all gone (unlike a pid, this holds across pid namespaces).
+OWNER = ".owner"
+_owners: dict[str, int] = {}  # the lock's descriptor, by directory
 _swept: list[bool] = []  # once per process
 
 
 def sweep_stale_directories(root: str = "/dev/shm") -> list[str]:
-    """Remove the run directories of processes that are gone (killed before their runs
-    could clean up); return their names. Only this user's, and only if no process has
-    that pid now (a pid in use again keeps its directory: never remove a live run's)."""
+    """Remove the run directories whose runs are gone (their process was killed before it
+    could clean up); return their names. Only this user's, and only those whose owner file
+    is unlocked: a directory still being made, or in use, stays."""
     removed = []
     for name in os.listdir(root):
-        prefix, _, rest = name.partition("-")
-        pid = rest.partition("-")[0]
-        if prefix != "pypeln" or not pid.isdigit():
-            continue
         path = os.path.join(root, name)
+        if not name.startswith("pypeln-"):
+            continue
         try:
             if os.lstat(path).st_uid != os.getuid():
                 continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            remove_directory(path)
-            removed.append(name)
+            owner = os.open(os.path.join(path, OWNER), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
-            continue  # not ours to look at, or alive under another user
+            continue
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live run holds it
+        finally:
+            os.close(owner)
+        remove_directory(path)
+        removed.append(name)
     return removed
 
 
@@ -153,6 +170,9 @@ def remove_directory(directory: str) -> None:
     """Remove a run's chunks (mappings stay valid: the memory goes with the last one)."""
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+        owner = _owners.pop(directory, None)
+        if owner is not None:
+            os.close(owner)
 
 
 def chunk_limit(maxsize: int) -> int:

@@ -10,10 +10,10 @@ items like any other. What it leaves behind after each way of ending is in
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import stat
-import subprocess
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -189,15 +189,23 @@ def test_memoryviews_keep_format_shape_and_read_only(view: memoryview) -> None:
     assert bool(kept) == (view.contiguous and view.nbytes >= MIN_BUFFER)
 
 
-def test_directories_of_killed_parents_are_swept(tmp_path: Any) -> None:
-    dead = subprocess.Popen(["true"])
-    dead.wait()  # its pid is free now (and, for this test, not taken again)
-    stale, alive = tmp_path / f"pypeln-{dead.pid}-0a", tmp_path / f"pypeln-{os.getpid()}-0b"
-    for directory in (stale, alive):
-        directory.mkdir()
-        (directory / "chunk").write_bytes(b"x")
-    (tmp_path / "pypeln-notapid-0c").mkdir()
-    assert _shared_buffers.sweep_stale_directories(str(tmp_path)) == [stale.name]
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        [alive.name, "pypeln-notapid-0c"]
-    )
+def test_directories_of_runs_whose_processes_are_gone_are_swept(tmp_path: Any) -> None:
+    # A run holds a lock on its directory's owner file while any of its processes lives.
+    names = ["pypeln-1-stale", "pypeln-2-live", "pypeln-3-no-owner-yet", "other"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "chunk").write_bytes(b"x")
+        if "owner" not in name:
+            (tmp_path / name / _shared_buffers.OWNER).touch()
+    live = os.open(tmp_path / "pypeln-2-live" / _shared_buffers.OWNER, os.O_RDWR)
+    try:
+        fcntl.flock(live, fcntl.LOCK_EX)
+        assert _shared_buffers.sweep_stale_directories(str(tmp_path)) == ["pypeln-1-stale"]
+    finally:
+        os.close(live)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names[1:])
+
+
+def test_a_running_run_holds_its_directory() -> None:
+    [swept] = list(pl.process.map(lambda _: _shared_buffers.sweep_stale_directories(), [1]))
+    assert not any(name.startswith(f"pypeln-{os.getpid()}-") for name in swept)
