@@ -53,10 +53,22 @@ def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> byt
 
 
 def _buffer_reduction(obj: Any) -> Any:
-    if type(obj) is memoryview:
-        body = pickle.PickleBuffer(obj) if obj.contiguous else obj.tobytes()
-        return _rebuild_memoryview, (body, obj.format, obj.shape)
-    return None
+    if type(obj) is not memoryview:
+        return None
+    if obj.format.lstrip("@") not in _CASTABLE:
+        raise TypeError(
+            f"a memoryview of format {obj.format!r} cannot be rebuilt on the other side (only "
+            "native single-item formats can); send a numpy array or its bytes instead"
+        )
+    if obj.c_contiguous:  # the view is rebuilt in C order
+        body: Any = pickle.PickleBuffer(obj)
+    else:  # tobytes() copies in C order
+        body = obj.tobytes() if obj.readonly else bytearray(obj.tobytes())
+    return _rebuild_memoryview, (body, obj.format, obj.shape)
+
+
+#: The formats ``memoryview.cast`` accepts: native single items.
+_CASTABLE = set("bBhHiIlLqQnNfdeP?c")
 
 
 def _rebuild_memoryview(body: Any, fmt: Any, shape: tuple[int, ...]) -> memoryview:

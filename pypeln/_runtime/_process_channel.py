@@ -289,8 +289,16 @@ class WriterEnd:
     """Producer ``slot``'s side of a channel (see the module docstring)."""
 
     def __init__(
-        self, wiring: ChannelWiring, slot: int, flags: SharedInts, waiter: Waiter, name: str
+        self,
+        wiring: ChannelWiring,
+        slot: int,
+        flags: SharedInts,
+        waiter: Waiter,
+        name: str,
+        pass_on: bool = True,
     ) -> None:
+        """``pass_on=False``: large buffers are always copied (a producer whose items also
+        go elsewhere must not share them with one reader; see ``_shared_buffers``)."""
         self.maxsize = wiring.maxsize
         self.producers = wiring.producers
         self.name = name
@@ -305,7 +313,7 @@ class WriterEnd:
         self._linger: _Linger | None = None
         self.error: Exception | None = None  # what the linger thread failed with
         self._arena = (
-            BufferArena(wiring.buffers, chunk_limit(wiring.maxsize), waiter)
+            BufferArena(wiring.buffers, chunk_limit(wiring.maxsize), waiter, pass_on)
             if wiring.buffers
             else None
         )

@@ -148,7 +148,8 @@ class ChildContext:
         if index == spec.node.inbox:
             return ReaderEnd(spec.channels[index], spec.flags, self.waiter)
         wiring = spec.channels[index]
-        return WriterEnd(wiring, spec.slots[index], spec.flags, self.waiter, spec.node.name)
+        alone = len(spec.node.outboxes) == 1  # items going to one stage only may be passed on
+        return WriterEnd(wiring, spec.slots[index], spec.flags, self.waiter, spec.node.name, alone)
 
     def status(self, node: Node) -> WorkerStatus:
         spec = self.spec

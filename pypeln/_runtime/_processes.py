@@ -317,7 +317,8 @@ class ProcessRun:
     def writer(self, node: Node, index: int, channel: int) -> WriterEnd:
         slot = self._slots[id(node), index, channel]
         waiter = Waiter(self._stop_r)
-        return WriterEnd(self._wirings[channel], slot, self._flags, waiter, node.name)
+        wiring, alone = self._wirings[channel], len(node.outboxes) == 1
+        return WriterEnd(wiring, slot, self._flags, waiter, node.name, alone)
 
     def _stall_report(self, fills: list[QueueFill]) -> str:
         """Where the run is: worker processes dump their threads' stacks on SIGUSR1."""

@@ -64,6 +64,7 @@ import os
 import pickle
 import secrets
 import shutil
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -86,8 +87,9 @@ NONE, SENT, HELD = 0, 1, 2  # a slot's states: unused, sent and not yet read, re
 ALIGN = 64
 #: A new chunk is this fraction larger than asked, so a slightly larger item fits it later.
 SLACK = 8
-#: The longest a writer waits for a held chunk to come back before it makes another.
-PATIENCE = 0.05
+#: Chunks a writer has at most; past that, while readers keep them all, frames use the pipe
+#: (each chunk mapped costs a descriptor in the writer and in every reader that maps it).
+MAX_CHUNKS = 128
 #: Large items travel in frames of about this many bytes (one item if it is larger).
 FRAME_BYTES = 4 * 1024 * 1024
 #: Bytes per second at which a new chunk fills (the kernel allocates and zeroes each page).
@@ -218,8 +220,13 @@ def _holding(buffer: memoryview, directory: str) -> tuple[_Held, int] | None:
 
 
 def _let_go(memory: mmap.mmap, slot: int, key: int) -> None:
+    _held.pop(key, None)  # first: once the slot is clear the chunk may come back reused
     memory[slot] = NONE
-    _held.pop(key, None)
+
+
+#: A worker's threads (its main one, its linger threads, one per outbox) encode at once;
+#: deciding to pass a chunk on and claiming its slot must be one step among them.
+_claims = threading.Lock()
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -284,11 +291,27 @@ class _Layout:
         self.end = -(-(self.end + length) // ALIGN) * ALIGN
         return span
 
+    def may_pass(self, held: _Held) -> bool:
+        """Whether ``held`` can be passed on in this frame (under ``_claims``)."""
+        if id(held) in self.passes:
+            return True  # claimed for this frame already
+        return not held.passed and held.slot + 1 < HOLDERS
+
     def pass_on(self, held: _Held, offset: int, length: int) -> tuple[int, int, int]:
+        """Claim ``held``'s next slot for this frame's reader (under ``_claims``)."""
         if id(held) not in self.passes:
+            held.passed = True
+            held.memory[held.slot + 1] = SENT
             self.passes[id(held)] = (held, len(self.chunks))
             self.chunks.append((held.name, held.size, held.slot + 1))
         return (self.passes[id(held)][1], offset, length)
+
+    def unclaim(self) -> None:
+        """Give the claimed slots back: the frame goes through the pipe after all."""
+        with _claims:
+            for held, _ in self.passes.values():
+                held.memory[held.slot + 1] = NONE
+                held.passed = False
 
 
 class BufferArena:
@@ -297,8 +320,9 @@ class BufferArena:
     Used by one thread at a time (the writer's lock).
     """
 
-    def __init__(self, directory: str, limit: int, waiter: Waiter) -> None:
+    def __init__(self, directory: str, limit: int, waiter: Waiter, pass_on: bool = True) -> None:
         self._directory = directory
+        self._pass_on = pass_on  # False: copy always (a stage whose items go to several)
         self._limit = max(1, limit)
         self._waiter = waiter
         self._chunks: list[_Chunk] = []
@@ -332,30 +356,29 @@ class BufferArena:
     def _frame(self, parts: list[_Part]) -> bytes:
         """One frame for ``parts``: through chunks if it can, else a plain pickle."""
         layout = _Layout()
-        for part in parts:
-            spans = []
-            for buffer in part.buffers:
-                raw = buffer.raw()
-                holding = _holding(raw, self._directory)
-                if holding is not None and not holding[0].passed and holding[0].slot + 1 < HOLDERS:
-                    spans.append(layout.pass_on(holding[0], holding[1], raw.nbytes))
-                else:
-                    spans.append(layout.place(raw, raw.nbytes))
-            inband: Any = part.payload
-            if len(inband) >= MIN_INBAND:
-                inband = layout.place(inband, len(inband))
-            layout.parts.append((inband, spans))
+        with _claims:
+            for part in parts:
+                spans = []
+                for buffer in part.buffers:
+                    raw = buffer.raw()
+                    holding = _holding(raw, self._directory) if self._pass_on else None
+                    if holding is not None and layout.may_pass(holding[0]):
+                        spans.append(layout.pass_on(holding[0], holding[1], raw.nbytes))
+                    else:
+                        spans.append(layout.place(raw, raw.nbytes))
+                inband: Any = part.payload
+                if len(inband) >= MIN_INBAND:
+                    inband = layout.place(inband, len(inband))
+                layout.parts.append((inband, spans))
         own = None
         if layout.copies:
             own = self._chunk_for(HEADER + layout.end)
             if own is None:
+                layout.unclaim()
                 return dumps([item for part in parts for item in part.items])
             for offset, data in layout.copies:
                 own.view[HEADER + offset : HEADER + offset + len(data)] = data
             layout.chunks[0] = (own.name, own.size, 0)
-        for held, _ in layout.passes.values():
-            held.passed = True
-            held.memory[held.slot + 1] = SENT
         if own is not None:
             own.view[0] = SENT  # the first reader's now, until it sets the slot back to 0
         return SHARED + pickle.dumps((layout.chunks, layout.parts), PROTOCOL)
@@ -384,6 +407,8 @@ class BufferArena:
                 continue
             held = sum(not chunk.unread for chunk in self._chunks)
             unread = len(self._chunks) - held
+            if unread < self._limit and len(self._chunks) >= MAX_CHUNKS:
+                return None  # readers keep them all: the pipe, rather than more descriptors
             if unread < self._limit and (not held or not self._patient or self._waited >= budget):
                 self._waited, self._patient = 0.0, False
                 return self._make(need + need // SLACK)

@@ -25,6 +25,7 @@ import pytest
 import pypeln as pl
 from pypeln._runtime import _shared_buffers
 from pypeln._runtime._pickling import MIN_BUFFER, dumps
+from pypeln._runtime._pipes import Waiter
 
 MiB = 1024 * 1024
 METHODS = ["auto", "forkserver"]
@@ -178,15 +179,16 @@ def test_an_unpicklable_item_beside_large_ones_is_named() -> None:
         memoryview(np.arange(100_000, dtype=np.float64)).toreadonly(),
         memoryview(bytes(range(256)) * 1000)[::3],  # not contiguous: copied into the pickle
         memoryview(np.zeros((300, 400), np.int16)),
+        memoryview(np.asfortranarray(np.arange(120_000, dtype=np.int32).reshape(300, 400))),
     ],
-    ids=["int32", "readonly float64", "strided", "2-D"],
+    ids=["int32", "readonly float64", "strided", "2-D", "Fortran order"],
 )
 def test_memoryviews_keep_format_shape_and_read_only(view: memoryview) -> None:
     kept: list[pickle.PickleBuffer] = []
     again = pickle.loads(dumps(view, kept), buffers=kept)
     assert (again.format, again.shape, again.readonly) == (view.format, view.shape, view.readonly)
     assert again.tolist() == view.tolist()
-    assert bool(kept) == (view.contiguous and view.nbytes >= MIN_BUFFER)
+    assert bool(kept) == (view.c_contiguous and view.nbytes >= MIN_BUFFER)
 
 
 def test_directories_of_runs_whose_processes_are_gone_are_swept(tmp_path: Any) -> None:
@@ -209,3 +211,69 @@ def test_directories_of_runs_whose_processes_are_gone_are_swept(tmp_path: Any) -
 def test_a_running_run_holds_its_directory() -> None:
     [swept] = list(pl.process.map(lambda _: _shared_buffers.sweep_stale_directories(), [1]))
     assert not any(name.startswith(f"pypeln-{os.getpid()}-") for name in swept)
+
+
+def test_two_threads_of_one_process_never_pass_on_the_same_chunk(tmp_path: Any) -> None:
+    # A worker's main thread and a linger thread (or two outboxes) encode at once: only one
+    # of them may name a held chunk; the other copies. Arena A stops inside _chunk_for (where
+    # it waits for its own chunk) while B encodes the same held array.
+    directory = str(tmp_path)
+    owner = _shared_buffers.BufferArena(directory, 4, Waiter(None))
+    [frame] = owner.encode([((0,), np.full(MiB, 7, np.uint8))])
+    [((_,), held)] = _shared_buffers.BufferViews(directory).decode(frame)
+    first, second = (_shared_buffers.BufferArena(directory, 4, Waiter(None)) for _ in range(2))
+    inside, proceed = threading.Event(), threading.Event()
+    making = first._chunk_for
+
+    def stalled(need: int) -> Any:
+        inside.set()
+        proceed.wait(timeout=10)
+        return making(need)
+
+    first._chunk_for = stalled  # type: ignore[method-assign]
+    batch = [((0,), held), ((1,), np.zeros(MiB, np.uint8))]
+    frames: dict[str, list[bytes]] = {}
+    encoding = threading.Thread(target=lambda: frames.update(a=list(first.encode(batch))))
+    encoding.start()
+    assert inside.wait(timeout=10)
+    frames["b"] = list(second.encode(batch))
+    proceed.set()
+    encoding.join(timeout=10)
+    held_chunk = pickle.loads(frame[1:])[0][0][0]  # the name of the chunk `held` lies in
+    # A frame names its own chunk first, then the chunks it passes on.
+    passes = [chunk for [sent] in frames.values() for chunk in pickle.loads(sent[1:])[0][1:]]
+    assert [chunk[0] for chunk in passes] == [held_chunk]
+
+
+def clobber(array: np.ndarray) -> np.ndarray:
+    array[:] = 0  # its own to change
+    return array
+
+
+def untouched(array: np.ndarray) -> bool:
+    return bool((array == array[0]).all()) and int(array[0]) > 0
+
+
+def test_a_stage_feeding_two_stages_shares_its_arrays_with_neither() -> None:
+    # Passed on to one reader, an array could be changed under the other's copy.
+    shared = pl.process.map(identity, [np.full(MiB, i + 1, np.uint8) for i in range(20)])
+    changed = pl.process.map(clobber, shared)
+    checked = pl.process.map(untouched, shared)
+    results = list(pl.process.concat([pl.process.map(lambda a: True, changed), checked]))
+    assert results.count(True) == 40
+
+
+def test_memoryviews_of_other_formats_are_refused_by_the_sender() -> None:
+    big_endian = memoryview(np.arange(100_000, dtype=">i4"))
+    with pytest.raises(pl.SerializationError, match="memoryview"):
+        list(pl.process.map(identity, [big_endian]))
+
+
+def test_a_consumer_keeping_more_than_max_chunks_gets_the_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each chunk kept costs descriptors: past MAX_CHUNKS, frames go through the pipe.
+    monkeypatch.setattr(_shared_buffers, "MAX_CHUNKS", 3)
+    kept = list(pl.process.using("fork").map(add_one, filled(30, MiB), maxsize=2))
+    assert sorted(int(array[0]) for array in kept) == list(range(1, 31))
+    assert all((array == array[0]).all() for array in kept)
