@@ -30,6 +30,7 @@ from ._pipes import PipeMutex, Waiter, write_frame
 from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd, inherit
 from ._process_codec import pack_error
 from ._process_shared import SharedActiveWorkers, ShippedStage
+from ._shared_buffers import hold_as
 from ._thread_channel import StopSignal
 from ._thread_deadline import ThreadDeadline
 
@@ -104,6 +105,7 @@ def worker_main(spec: WorkerSpec) -> None:
     if spec.dump_fd >= 0:  # the stall watch asks with SIGUSR1; the handler runs in C
         _dump_file.append(os.fdopen(spec.dump_fd, "w", closefd=False))
         faulthandler.register(signal.SIGUSR1, file=_dump_file[-1], all_threads=True)
+    hold_as(spec.counter)
     context = ChildContext(spec)
     context.report(("started",))
     run_worker(context.node, spec.index, context)

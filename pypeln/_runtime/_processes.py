@@ -52,7 +52,7 @@ from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, fl
 from ._process_child import WorkerSpec, worker_main
 from ._process_codec import unpack_error
 from ._process_shared import ShippedStage, counters_array
-from ._shared_buffers import remove_directory, run_directory
+from ._shared_buffers import release_worker, remove_directory, run_directory
 from ._stall import StallWatch, describe_frames, run_report, stall_after, thread_frames, watch
 
 START_METHODS = ("auto", "forkserver", "spawn", "fork")
@@ -370,9 +370,11 @@ class ProcessRun:
             else:
                 worker.reported = worker.done = True
         if ended:
+            pid = worker.process.pid
             worker.reap()
             del self._workers[worker.sentinel]
             if worker.replaced and self._error is None:
+                release_worker(self._buffers, worker.spec.counter, pid)
                 # With the run's start method: a successor runs the same closures.
                 self._start_worker(worker.node, worker.index, worker.spec)
             elif not worker.reported:

@@ -11,8 +11,8 @@ pickle) goes into the chunk too, so it does not squeeze through the pipe.
 
     writer (one per producer and channel)           reader (one per process and channel)
     chunk a [S.......|buffers] ──frame: chunk a, ──►  maps chunk a once; rebuilds arrays
-    chunk b [........|.......]   slot 0, spans, the   as views of it (no copy): slot 0 is
-          ▲                      rest of the pickle   HELD until the last of them is gone
+    chunk b [........|.......]   slot 0, spans, the   as views of it (no copy): slot 0 holds
+          ▲                      rest of the pickle   its id until the last of them is gone
           └──────── free again once every holder slot is back to 0 ───────┘
 
 *Reuse.* Writing into a fresh page of ``/dev/shm`` costs the kernel an allocation and a
@@ -82,7 +82,10 @@ SHARED = b"S"
 #: Bytes before a chunk's data; the first ``HOLDERS`` are its holder slots.
 HEADER = 64
 HOLDERS = 8
-NONE, SENT, HELD = 0, 1, 2  # a slot's states: unused, sent and not yet read, read and held
+#: A slot holds NONE, SENT (sent, not yet read) or the id of the process that holds it:
+#: PARENT, a worker's id (``holder_id``), or ANONYMOUS (past the ids there are).
+NONE, SENT, PARENT, ANONYMOUS = 0, 1, 2, 255
+_holder = [PARENT]  # this process's id; a worker process sets its own (``hold_as``)
 #: Buffers start on this boundary in a chunk (what vector copies and numpy like best).
 ALIGN = 64
 #: A new chunk is this fraction larger than asked, so a slightly larger item fits it later.
@@ -175,6 +178,47 @@ def remove_directory(directory: str) -> None:
         owner = _owners.pop(directory, None)
         if owner is not None:
             os.close(owner)
+
+
+def holder_id(worker: int) -> int:
+    """The holder id of the run's worker number ``worker`` (its entry in the counters)."""
+    return 3 + worker if worker < ANONYMOUS - 3 else ANONYMOUS
+
+
+def hold_as(worker: int) -> None:
+    """Called in a worker process: its holds are marked as its own."""
+    _holder[0] = holder_id(worker)
+
+
+def release_worker(directory: str, worker: int, pid: int) -> None:
+    """After worker number ``worker`` (process ``pid``) died, give back what it held.
+
+    Its slots in every chunk are cleared (it cannot clear them itself now, and its
+    successor, with the same id, does not start before this), and its own chunks that no
+    reader holds any more are removed (no writer will use them again). Other chunks it
+    wrote stay until their readers let go, then go with the run's directory.
+    """
+    mine, dead = f"{pid}-", holder_id(worker)
+    if not directory or dead == ANONYMOUS:
+        return
+    for name in os.listdir(directory):
+        if name == OWNER:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            header = bytearray(os.pread(fd, HOLDERS, 0))
+            for slot, holder in enumerate(header):
+                if holder == dead:
+                    os.pwrite(fd, bytes([NONE]), slot)  # the same pages as every mapping
+                    header[slot] = NONE
+            if name.startswith(mine) and header == _UNUSED:
+                _unlink(path)
+        finally:
+            os.close(fd)
 
 
 def chunk_limit(maxsize: int) -> int:
@@ -494,7 +538,7 @@ class BufferViews:
     def _hold(self, name: str, size: int, slot: int) -> memoryview:
         """A view of chunk ``name``'s data, whose last dependant gives ``slot`` back."""
         memory = self._mapping(name, size)
-        memory[slot] = HELD
+        memory[slot] = _holder[0]
         # Every view of the chunk (and whatever numpy or memoryview builds on them) keeps
         # this one object alive, so its finalizer runs when the last of them is gone.
         region = (ctypes.c_ubyte * (size - HEADER)).from_buffer(memory, HEADER)
