@@ -97,9 +97,17 @@ def test_async_io(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
     assert "every record once: True" in out
 
 
+def test_frames(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_example("frames", monkeypatch, capsys)
+    assert "every frame as computed: True" in out
+    assert "same frames both ways: True" in out
+    assert "left in /dev/shm: nothing" in out
+    assert re.search(r"shared memory \(default\) +[\d.]+ GB/s", out)
+
+
 def test_run_all(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_example("run_all", monkeypatch, capsys)
-    for name in ("crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io"):
+    for name in ("crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io", "frames"):
         assert f"=== examples/{name}.py: " in out
         assert f"=== {name} finished in " in out
     assert out.count("True") >= 6  # each example's own checks printed their verdicts
