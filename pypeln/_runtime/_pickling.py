@@ -55,10 +55,13 @@ def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> byt
 def _buffer_reduction(obj: Any) -> Any:
     if type(obj) is not memoryview:
         return None
-    if obj.format.lstrip("@") not in _CASTABLE:
+    if obj.nbytes == 0 and obj.format == "B" and obj.ndim == 1:
+        return memoryview, (b"",)
+    if obj.format.lstrip("@") not in _CASTABLE or obj.nbytes == 0:
         raise TypeError(
-            f"a memoryview of format {obj.format!r} cannot be rebuilt on the other side (only "
-            "native single-item formats can); send a numpy array or its bytes instead"
+            f"a memoryview of format {obj.format!r} and shape {obj.shape} cannot be rebuilt "
+            "on the other side (memoryview.cast takes native single-item formats and no "
+            "empty dimension); send a numpy array or its bytes instead"
         )
     if obj.c_contiguous:  # the view is rebuilt in C order
         body: Any = pickle.PickleBuffer(obj)
@@ -68,7 +71,7 @@ def _buffer_reduction(obj: Any) -> Any:
 
 
 #: The formats ``memoryview.cast`` accepts: native single items.
-_CASTABLE = set("bBhHiIlLqQnNfdeP?c")
+_CASTABLE = set("bBhHiIlLqQnNfdP?c")
 
 
 def _rebuild_memoryview(body: Any, fmt: Any, shape: tuple[int, ...]) -> memoryview:

@@ -49,7 +49,7 @@ from ._pipes import (
     write_frame,
 )
 from ._process_codec import decode_batch, encode_batch
-from ._shared_buffers import BufferArena, BufferViews, chunk_limit
+from ._shared_buffers import PARENT, BufferArena, BufferViews, chunk_limit
 
 #: How long a reader waits for data before poking producers to hand on what they hold.
 LINGER = 0.005
@@ -178,7 +178,10 @@ class ReaderEnd:
     producers = 0  # a reader feeds nothing; the Channel protocol asks for it
     hungry = 0
 
-    def __init__(self, wiring: ChannelWiring, flags: SharedInts, waiter: Waiter) -> None:
+    def __init__(
+        self, wiring: ChannelWiring, flags: SharedInts, waiter: Waiter, holder: int = PARENT
+    ) -> None:
+        """``holder``: the id this reader's holds on shared-memory chunks carry."""
         self.maxsize = wiring.maxsize
         self._wiring = wiring
         self._flags = flags
@@ -188,7 +191,7 @@ class ReaderEnd:
         self._next_check = monotonic() + CHECK_EVERY
         self._ended_seen = -1
         self._live_slots: list[int] = []
-        self._views = BufferViews(wiring.buffers) if wiring.buffers else None
+        self._views = BufferViews(wiring.buffers, holder) if wiring.buffers else None
 
     def get_batch(self, limit: int) -> list[Any]:
         """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""

@@ -30,7 +30,7 @@ from ._pipes import PipeMutex, Waiter, write_frame
 from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd, inherit
 from ._process_codec import pack_error
 from ._process_shared import SharedActiveWorkers, ShippedStage
-from ._shared_buffers import hold_as
+from ._shared_buffers import holder_id
 from ._thread_channel import StopSignal
 from ._thread_deadline import ThreadDeadline
 
@@ -105,7 +105,6 @@ def worker_main(spec: WorkerSpec) -> None:
     if spec.dump_fd >= 0:  # the stall watch asks with SIGUSR1; the handler runs in C
         _dump_file.append(os.fdopen(spec.dump_fd, "w", closefd=False))
         faulthandler.register(signal.SIGUSR1, file=_dump_file[-1], all_threads=True)
-    hold_as(spec.counter)
     context = ChildContext(spec)
     context.report(("started",))
     run_worker(context.node, spec.index, context)
@@ -148,7 +147,8 @@ class ChildContext:
     def channel(self, index: int) -> Channel:
         spec = self.spec
         if index == spec.node.inbox:
-            return ReaderEnd(spec.channels[index], spec.flags, self.waiter)
+            holder = holder_id(spec.counter)
+            return ReaderEnd(spec.channels[index], spec.flags, self.waiter, holder)
         wiring = spec.channels[index]
         alone = len(spec.node.outboxes) == 1  # items going to one stage only may be passed on
         return WriterEnd(wiring, spec.slots[index], spec.flags, self.waiter, spec.node.name, alone)

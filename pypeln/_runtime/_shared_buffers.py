@@ -62,6 +62,7 @@ import fcntl
 import mmap
 import os
 import pickle
+import resource
 import secrets
 import shutil
 import threading
@@ -85,7 +86,6 @@ HOLDERS = 8
 #: A slot holds NONE, SENT (sent, not yet read) or the id of the process that holds it:
 #: PARENT, a worker's id (``holder_id``), or ANONYMOUS (past the ids there are).
 NONE, SENT, PARENT, ANONYMOUS = 0, 1, 2, 255
-_holder = [PARENT]  # this process's id; a worker process sets its own (``hold_as``)
 #: Buffers start on this boundary in a chunk (what vector copies and numpy like best).
 ALIGN = 64
 #: A new chunk is this fraction larger than asked, so a slightly larger item fits it later.
@@ -185,11 +185,6 @@ def holder_id(worker: int) -> int:
     return 3 + worker if worker < ANONYMOUS - 3 else ANONYMOUS
 
 
-def hold_as(worker: int) -> None:
-    """Called in a worker process: its holds are marked as its own."""
-    _holder[0] = holder_id(worker)
-
-
 def release_worker(directory: str, worker: int, pid: int) -> None:
     """After worker number ``worker`` (process ``pid``) died, give back what it held.
 
@@ -201,7 +196,11 @@ def release_worker(directory: str, worker: int, pid: int) -> None:
     mine, dead = f"{pid}-", holder_id(worker)
     if not directory or dead == ANONYMOUS:
         return
-    for name in os.listdir(directory):
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return  # what it held stays held until the run ends
+    for name in names:
         if name == OWNER:
             continue
         path = os.path.join(directory, name)
@@ -216,6 +215,7 @@ def release_worker(directory: str, worker: int, pid: int) -> None:
                     os.pwrite(fd, bytes([NONE]), slot)  # the same pages as every mapping
                     header[slot] = NONE
             if name.startswith(mine) and header == _UNUSED:
+                os.ftruncate(fd, 0)  # the memory now, even while readers still map it
                 _unlink(path)
         finally:
             os.close(fd)
@@ -513,10 +513,15 @@ def _unlink(path: str) -> None:
 
 
 class BufferViews:
-    """One reader's mappings of the chunks it receives, and the decoding of frames."""
+    """One reader's mappings of the chunks it receives, and the decoding of frames.
 
-    def __init__(self, directory: str) -> None:
+    ``holder`` is the id its holds carry: ``PARENT`` for a run's consumer (a worker that
+    runs a pipeline of its own is that run's parent), ``holder_id(n)`` for worker ``n``.
+    """
+
+    def __init__(self, directory: str, holder: int = PARENT) -> None:
         self._directory = directory
+        self._holder = holder
         self._mappings: OrderedDict[str, mmap.mmap] = OrderedDict()
 
     def decode(self, frame: bytes | bytearray) -> list[Any]:
@@ -536,9 +541,12 @@ class BufferViews:
         return batch
 
     def _hold(self, name: str, size: int, slot: int) -> memoryview:
-        """A view of chunk ``name``'s data, whose last dependant gives ``slot`` back."""
+        """A view of chunk ``name``'s data, whose last dependant gives ``slot`` back; or,
+        when this process maps too many chunks already, a copy of it."""
+        if name not in self._mappings and _mapped[0] >= _mapping_budget():
+            return self._copy(name, size, slot)
         memory = self._mapping(name, size)
-        memory[slot] = _holder[0]
+        memory[slot] = self._holder
         # Every view of the chunk (and whatever numpy or memoryview builds on them) keeps
         # this one object alive, so its finalizer runs when the last of them is gone.
         region = (ctypes.c_ubyte * (size - HEADER)).from_buffer(memory, HEADER)
@@ -547,18 +555,60 @@ class BufferViews:
         weakref.finalize(region, _let_go, memory, slot, id(held)).atexit = False
         return memoryview(region).cast("B")
 
-    def _mapping(self, name: str, size: int) -> mmap.mmap:
-        memory = self._mappings.get(name)
-        if memory is not None:
-            self._mappings.move_to_end(name)
-            return memory
+    def _copy(self, name: str, size: int, slot: int) -> memoryview:
+        """Chunk ``name``'s data copied out, the chunk given back at once."""
+        memory = self._open(name, size)
+        try:
+            with memoryview(memory) as view:
+                data = bytearray(view[HEADER:])
+            memory[slot] = NONE
+        finally:
+            memory.close()
+        return memoryview(data)
+
+    def _open(self, name: str, size: int) -> mmap.mmap:
         path = os.path.join(self._directory, name)
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             memory = mmap.mmap(fd, size)
         finally:
             os.close(fd)
+        return memory
+
+    def _mapping(self, name: str, size: int) -> mmap.mmap:
+        memory = self._mappings.get(name)
+        if memory is not None:
+            self._mappings.move_to_end(name)
+            return memory
+        memory = self._open(name, size)
+        _mapped[0] += 1
+        weakref.finalize(memory, _unmapped).atexit = False
         self._mappings[name] = memory
         if len(self._mappings) > MAPPINGS:  # still-used mappings live on in their views
             self._mappings.popitem(last=False)
         return memory
+
+
+# CPython's mmap keeps a descriptor per mapping: a consumer that keeps what it gets from
+# many producers could run out. Past a quarter of the descriptor limit, frames are copied.
+_mapped = [0]  # chunks this process maps (cached, or kept alive by what was built on them)
+
+
+def _unmapped() -> None:
+    _mapped[0] -= 1
+
+
+def _mapping_budget() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(MAPPINGS, soft // 4) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def _after_fork_in_child() -> None:
+    """A forked worker starts with no claims in progress and holds nothing of its parent's
+    (the lock may have been held by another thread of the parent at the fork)."""
+    global _claims
+    _claims = threading.Lock()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -308,3 +308,43 @@ def test_a_worker_replaced_after_a_timeout_gives_back_what_it_held() -> None:
             del array
             assert chunks_in_use(os.getpid()) <= 3  # in flight at most: not one per timeout
     assert received == 32
+
+
+def inner_pipeline(_: int) -> list[int]:
+    """In a worker: a pipeline of its own, with replaced workers, whose results it keeps."""
+    kept = list(pl.process.map(stuck_at_every_fifth, filled(12, MiB), timeout=0.2, maxsize=2))
+    return [int(array[0]) for array in kept]
+
+
+def test_a_pipeline_run_inside_a_worker_keeps_its_holds_apart() -> None:
+    # The worker reads its own run's output as that run's parent: the holder id it uses
+    # there is not the one of the inner run's worker number 0, which gets replaced.
+    [values] = list(pl.process.map(inner_pipeline, [0]))
+    assert values == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11]
+
+
+def test_a_forked_child_starts_with_no_claim_and_nothing_held() -> None:
+    # Another thread of the parent may hold the claims lock at the fork.
+    with _shared_buffers._claims:
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if it could claim at once
+            free = _shared_buffers._claims.acquire(timeout=1)
+            os._exit(0 if free and not _shared_buffers._held else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_past_the_mapping_budget_frames_are_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each mapping costs a descriptor; a consumer keeping everything stops mapping new ones.
+    monkeypatch.setattr(_shared_buffers, "_mapping_budget", lambda: 2)
+    before = _shared_buffers._mapped[0]
+    kept = list(pl.process.using("fork").map(add_one, filled(30, MiB), workers=2))
+    assert sorted(int(array[0]) for array in kept) == list(range(1, 31))
+    assert all((array == array[0]).all() and array.flags.writeable for array in kept)
+    assert _shared_buffers._mapped[0] - before <= 2
+
+
+def test_empty_memoryviews() -> None:
+    assert [bytes(view) for view in pl.process.map(identity, [memoryview(b"")])] == [b""]
+    with pytest.raises(pl.SerializationError, match="memoryview"):
+        list(pl.process.map(identity, [memoryview(np.zeros((0, 3)))]))
