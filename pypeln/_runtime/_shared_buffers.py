@@ -27,11 +27,15 @@ its ``HOLDERS`` slots are 0; each slot is written by one process at a time (set 
 that sends, cleared by the one that holds), so no atomic operation is needed. As between
 threads, the stages then share that memory: a stage must not change an array after
 returning it. A chunk is passed on once per holder and ``HOLDERS - 1`` times in all;
-after that it is copied.
+after that it is copied. A stage whose items go to several stages always copies. A slot
+holds the id of the reader end that holds it (``holder_id``), so that the parent can give
+back what a worker replaced after a ``timeout`` held (``release_worker``).
 
 *Bounds.* Chunks sent and not yet read are the channel's buffer: a writer keeps at most
 ``limit`` of them, then waits for its reader, as it would on a full pipe. Chunks readers
-hold are their memory: the writer makes new ones while they keep them.
+hold are their memory: the writer makes new ones while they keep them, up to
+``MAX_CHUNKS``, then uses the pipe. Each mapping costs a descriptor (CPython's ``mmap``
+keeps one), so a reader past its budget copies chunks out instead of mapping them.
 
 *Ownership.* The parent makes the run's directory (mode 0700, chunks 0600) and removes it
 when the run is released, however it ended (end, early exit, error, a killed worker):
