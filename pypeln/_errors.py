@@ -85,13 +85,7 @@ class WorkerCrashedError(PypelnError):
 
     def __init__(self, stage: str, worker: int, exitcode: int | None, started: bool = True) -> None:
         how = "" if exitcode is None or exitcode >= 0 else f": killed by signal {-exitcode}"
-        hint = (
-            ""
-            if started
-            else "; it failed before it started: under forkserver and spawn a worker imports "
-            "the main module, so a script must run its pipeline under "
-            "`if __name__ == '__main__':`"
-        )
+        hint = "" if started else "; it died while its process was starting"
         super().__init__(
             f"stage {stage!r}: worker {worker} died without reporting "
             f"(exit code {exitcode}{how}){hint}"

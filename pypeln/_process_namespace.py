@@ -1,7 +1,9 @@
 """``Namespace`` for the process backend: the same attribute bag, shared across processes.
 
-The values live in a small manager process (``multiprocessing.Manager``) that ends when the
-namespace is garbage collected; ``with ns:`` holds a lock that every process sees.
+The values live in a small manager process (a ``multiprocessing`` manager server, started
+as a fresh interpreter that never runs the user's main module) which ends when the
+namespace is garbage collected, or when this process ends; ``with ns:`` holds a lock that
+every process sees.
 
 >>> ns = Namespace(count=0)
 >>> with ns:
@@ -13,21 +15,31 @@ Namespace(count=1)
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from multiprocessing.managers import SyncManager
 from typing import Any
 
 from . import _namespace
-from ._runtime._processes import ProcessRuntime
+from ._runtime._process_boot import fresh_interpreter
 
 
 class Namespace(_namespace.HoldsLock):
     __doc__ = _namespace.Namespace.__doc__
-    __slots__ = ("_lock", "_manager", "_values")
+    __slots__ = ("__weakref__", "_lock", "_manager", "_values")
 
     def __init__(self, **kwargs: Any) -> None:
-        manager = ProcessRuntime().context().Manager()
-        object.__setattr__(self, "_manager", manager)
-        object.__setattr__(self, "_values", manager.Namespace(**kwargs))
-        object.__setattr__(self, "_lock", manager.RLock())
+        host = _ManagerProcess()
+        object.__setattr__(self, "_manager", host)
+        object.__setattr__(self, "_values", host.manager.Namespace(**kwargs))
+        object.__setattr__(self, "_lock", host.manager.RLock())
+        weakref.finalize(self, host.close)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -52,3 +64,47 @@ def _attach(values: Any, lock: Any) -> Namespace:
     object.__setattr__(ns, "_values", values)
     object.__setattr__(ns, "_lock", lock)
     return ns
+
+
+class _ManagerProcess:
+    """A manager server in a process of its own, reached through a socket in a private
+    directory; it ends when ``close()`` closes its stdin (or this process ends)."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.mkdtemp(prefix="pypeln-namespace-")
+        address = os.path.join(self._directory, "socket")
+        authkey = bytes(multiprocessing.current_process().authkey)
+        self._process = subprocess.Popen(
+            fresh_interpreter(f"{__name__}:serve", address),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # terminal signals (Ctrl-C) are the parent's
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(authkey.hex().encode() + b"\n")
+        self._process.stdin.flush()
+        if self._process.stdout.readline() != b"ready\n":
+            self.close()
+            raise RuntimeError("pl.process.Namespace: its manager process failed to start")
+        self.manager = SyncManager(address=address, authkey=authkey)
+        self.manager.connect()
+
+    def close(self) -> None:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.close()
+        self._process.stdout.close()
+        self._process.wait()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def serve() -> None:
+    """The manager process: serve until stdin closes (``_ManagerProcess.close``)."""
+    address = sys.argv[1]
+    authkey = bytes.fromhex(sys.stdin.readline().strip())
+    multiprocessing.current_process().authkey = authkey
+    server = SyncManager(address=address, authkey=authkey).get_server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.read()  # returns at end of file: the namespace's owner is done, or gone
+    os._exit(0)

@@ -14,7 +14,8 @@ stage with ``using(start_method=...)``.
 
 from ._api import Api
 from ._process_namespace import Namespace
-from ._runtime._processes import ProcessRuntime, set_start_method
+from ._runtime._process_start import set_start_method
+from ._runtime._processes import ProcessRuntime
 from ._stage import RunIterator, Stage
 
 _api = Api(ProcessRuntime())

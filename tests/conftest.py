@@ -13,33 +13,13 @@ import pytest
 from hypothesis import settings
 
 import pypeln as pl
+from tests.leaks import run_processes
 from tests.shared import Shared
-
-CONTRACT_MODULES = ["bad_input", "concurrency", "errors", "hooks", "results", "teardown", "timeout"]
 
 # `HYPOTHESIS_PROFILE=stress make test` runs every law on many more examples.
 settings.register_profile("default", max_examples=60)
 settings.register_profile("stress", max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-# Worker processes import the test module whose functions they run; without bytecode caches
-# (PYTHONDONTWRITEBYTECODE) that means compiling it and hypothesis for every worker. The
-# fork server imports them once instead (pypeln adds itself to this list).
-multiprocessing.get_context("forkserver").set_forkserver_preload(
-    [
-        "__main__",
-        "hypothesis",
-        "tests.shared",
-        *(f"tests.contract.test_{name}" for name in CONTRACT_MODULES),
-        "tests.properties.test_laws",
-        "tests.runtime.test_process",
-        "tests.faults.test_failures",
-        "tests.faults.test_stall",
-        "tests.faults.test_stops_and_crashes",
-        "tests.faults.test_large_buffers",
-        "tests.runtime.test_shared_buffers",
-    ]
-)
 
 #: Every backend the contract suite covers; adding a backend is adding its name here.
 #: "process" starts workers with the default "auto" (fork in a single-threaded process, as
@@ -89,12 +69,12 @@ def shared(backend: Any, manager: Any) -> Shared:
 def no_leaked_threads_or_processes(manager: Any) -> Iterator[None]:
     """After each test every thread and process it started must end (joined, not slept on)."""
     before = set(threading.enumerate())
-    children_before = set(multiprocessing.active_children())
+    processes_before = run_processes()
     yield
     leaked = [thread for thread in threading.enumerate() if thread not in before]
     for thread in leaked:
         thread.join(timeout=5)
     alive = [thread.name for thread in leaked if thread.is_alive()]
     assert not alive, f"threads left running: {alive}"
-    children = [p.name for p in multiprocessing.active_children() if p not in children_before]
-    assert not children, f"processes left running: {children}"
+    processes = {pid: what for pid, what in run_processes().items() if pid not in processes_before}
+    assert not processes, f"processes left running: {processes}"

@@ -1,10 +1,13 @@
 """Pickling for the trip between processes: protocol 5, with large buffers kept apart.
 
 ``pickle`` first, ``cloudpickle`` for what it cannot do (lambdas, closures, local classes).
-Both also pickle ``memoryview`` (which plain pickle refuses), handing a large one's contents
-to pickle's out-of-band buffers like a numpy array's, so that ``_shared_buffers`` can move
-them through shared memory. ``bytes`` and ``bytearray`` stay inside the pickle (pickle
-writes them itself, before any hook sees them).
+Functions and classes of the main module go by value (cloudpickle) when the receiving process
+does not share this one's main module (a worker started by the fork server or by spawn never
+runs the user's script); code objects keep their file name, so that a worker's traceback
+shows the user's file, line and source. Both also pickle ``memoryview`` (which plain pickle
+refuses), handing a large one's contents to pickle's out-of-band buffers like a numpy
+array's, so that ``_shared_buffers`` can move them through shared memory. ``bytes`` and
+``bytearray`` stay inside the pickle (pickle writes them itself, before any hook sees them).
 
 >>> buffers = []
 >>> payload = dumps([memoryview(bytearray(MIN_BUFFER)), memoryview(b"ab")], buffers)
@@ -18,7 +21,9 @@ writes them itself, before any hook sees them).
 from __future__ import annotations
 
 import io
+import marshal
 import pickle
+from types import CodeType, FunctionType
 from typing import Any
 
 import cloudpickle
@@ -28,9 +33,16 @@ PROTOCOL = 5
 MIN_BUFFER = 64 * 1024
 
 
-def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> bytes:
+def dumps(
+    obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None, *, main_by_value: bool = False
+) -> bytes:
     """``obj`` pickled; with ``out_of_band``, buffers of ``MIN_BUFFER`` bytes or more are
-    appended to it instead of copied into the pickle (load with ``buffers=out_of_band``)."""
+    appended to it instead of copied into the pickle (load with ``buffers=out_of_band``).
+
+    ``main_by_value``: the reader does not share this process's ``__main__``, so functions
+    and classes defined there travel by value (cloudpickle keeps one class per definition
+    on the reading side, and maps it back to the original here).
+    """
 
     def keep_apart(buffer: pickle.PickleBuffer) -> bool:
         if out_of_band is None or buffer.raw().nbytes < MIN_BUFFER:
@@ -38,18 +50,20 @@ def dumps(obj: Any, out_of_band: list[pickle.PickleBuffer] | None = None) -> byt
         out_of_band.append(buffer)
         return False
 
-    for pickler in (_Pickler, _CloudPickler):
+    def pickled(pickler: pickle.Pickler, file: io.BytesIO) -> bytes:
         if out_of_band is not None:
             out_of_band.clear()  # a failed attempt may have kept some
-        file = io.BytesIO()
-        try:
-            pickler(file, PROTOCOL, buffer_callback=keep_apart).dump(obj)
-        except Exception:
-            if pickler is _CloudPickler:
-                raise
-            continue
+        pickler.dump(obj)
         return file.getvalue()
-    raise AssertionError("unreachable")
+
+    file = io.BytesIO()
+    try:
+        plain = _Pickler(file, PROTOCOL, buffer_callback=keep_apart)
+        plain.main_by_value = main_by_value
+        return pickled(plain, file)
+    except Exception:
+        file = io.BytesIO()
+        return pickled(_CloudPickler(file, PROTOCOL, buffer_callback=keep_apart), file)
 
 
 def _buffer_reduction(obj: Any) -> Any:
@@ -79,11 +93,36 @@ def _rebuild_memoryview(body: Any, fmt: Any, shape: tuple[int, ...]) -> memoryvi
     return view
 
 
+def _code_reduction(obj: Any) -> Any:
+    """A code object with its file name: cloudpickle's own reduction drops it."""
+    if type(obj) is not CodeType:
+        return None
+    try:
+        return marshal.loads, (marshal.dumps(obj),)
+    except ValueError:  # constants marshal cannot write (code built by hand): cloudpickle's way
+        return None
+
+
+class _ByValue(Exception):
+    """Plain pickle would send a main-module function or class by name: use cloudpickle."""
+
+
 class _Pickler(pickle.Pickler):
+    main_by_value = False
+
     def reducer_override(self, obj: Any) -> Any:
+        if (
+            self.main_by_value
+            and isinstance(obj, (type, FunctionType))
+            and obj.__module__ == "__main__"
+        ):
+            raise _ByValue
         return _buffer_reduction(obj) or NotImplemented
 
 
 class _CloudPickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle (which sends the main module's functions and classes by value), keeping
+    code objects' file names and pickling memoryviews."""
+
     def reducer_override(self, obj: Any) -> Any:
-        return _buffer_reduction(obj) or super().reducer_override(obj)
+        return _buffer_reduction(obj) or _code_reduction(obj) or super().reducer_override(obj)

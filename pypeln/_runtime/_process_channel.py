@@ -31,11 +31,11 @@ from collections import deque
 from collections.abc import Sequence
 from ctypes import c_int64
 from dataclasses import dataclass, field
-from multiprocessing.reduction import DupFd
 from time import monotonic
 from typing import Any
 
 from .._errors import Stopped
+from ._fd_transfer import inherit
 from ._pipes import (
     END,
     PipeMutex,
@@ -48,7 +48,8 @@ from ._pipes import (
     try_read_head,
     write_frame,
 )
-from ._process_codec import decode_batch, encode_batch
+from ._process_codec import Route, decode_batch, encode_batch
+from ._shared_arrays import shared_array
 from ._shared_buffers import PARENT, BufferArena, BufferViews, chunk_limit
 
 #: How long a reader waits for data before poking producers to hand on what they hold.
@@ -62,25 +63,7 @@ PAGE = 4096
 _HUNGRY, _WANT, _TAKEN, _ENDED = 0, 1, 2, 3
 FLAGS = 4
 
-SharedInts = Any  # a ctypes array of c_int64 in shared memory (multiprocessing RawArray)
-
-
-def inherit(fd: int) -> Any:
-    """``fd`` as something a child process started by spawn/forkserver receives as an int."""
-    return _InheritedFd(fd) if fd >= 0 else fd
-
-
-class _InheritedFd:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_detach, (DupFd(self.fd),))  # only valid while a process is being started
-
-
-def _detach(dup: Any) -> int:
-    fd: int = dup.detach()
-    return fd
+SharedInts = Any  # a ctypes array of c_int64 in shared memory (see _shared_arrays)
 
 
 @dataclass
@@ -297,14 +280,15 @@ class WriterEnd:
         slot: int,
         flags: SharedInts,
         waiter: Waiter,
-        name: str,
+        route: Route,
         pass_on: bool = True,
     ) -> None:
-        """``pass_on=False``: large buffers are always copied (a producer whose items also
+        """``route``: where the batches go (for errors, and how they are pickled).
+        ``pass_on=False``: large buffers are always copied (a producer whose items also
         go elsewhere must not share them with one reader; see ``_shared_buffers``)."""
         self.maxsize = wiring.maxsize
+        self._route = route
         self.producers = wiring.producers
-        self.name = name
         self._fd = wiring.data[slot][1]
         self._poke_fds = wiring.pokes[slot]
         self._tokens = wiring.tokens[0]
@@ -369,7 +353,7 @@ class WriterEnd:
                 pending.clear()
             else:  # popleft of a counted snapshot: the worker may append meanwhile, never pop
                 batch = [pending.popleft() for _ in range(count)]
-            for frame in encode_batch(batch, self.name, self._arena):
+            for frame in encode_batch(batch, self._route, self._arena):
                 write_frame(self._fd, frame, waiter)
             flags[self._hungry] = 0  # the waiting reader has something now
 
@@ -410,9 +394,9 @@ class _Linger:
             self._writer.error = error
 
 
-def flags_array(size: int, context: Any) -> SharedInts:
-    """``size`` shared integers, zeroed, that child processes started by ``context`` see."""
-    return context.RawArray(c_int64, max(1, size))
+def flags_array(size: int) -> SharedInts:
+    """``size`` shared integers, zeroed, that the run's worker processes see."""
+    return shared_array(c_int64, size)
 
 
 class QueueFill:

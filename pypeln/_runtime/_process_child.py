@@ -19,17 +19,18 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .._errors import Stopped
+from .._errors import Stopped, add_note
 from .._hooks import WorkerStatus
 from .._kernels import SKIP
 from .._plan import Node
 from .._session import DeadlineFactory
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, run_worker
+from ._fd_transfer import inherit
 from ._pipes import PipeMutex, Waiter, write_frame
-from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd, inherit
-from ._process_codec import pack_error
-from ._process_shared import SharedActiveWorkers, ShippedStage
+from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd
+from ._process_codec import Route, pack_error
+from ._process_shared import ArrivedStage, SharedActiveWorkers, ShippedStage
 from ._shared_buffers import holder_id
 from ._thread_channel import StopSignal
 from ._thread_deadline import ThreadDeadline
@@ -39,10 +40,11 @@ from ._thread_deadline import ThreadDeadline
 class WorkerSpec:
     """Everything worker ``index`` of ``node`` needs, sent once when its process starts."""
 
-    node: Node  # its stage is a ShippedStage until the child unpacks it
+    node: Node  # its stage is a ShippedStage (an ArrivedStage in a started worker)
     index: int
     channels: dict[int, ChannelWiring]  # this worker's views of its inbox and outboxes
     slots: dict[int, int]  # outbox -> this worker's producer slot in it
+    routes: dict[int, Route]  # outbox -> where its batches go
     flags: SharedInts
     counters: Any  # a SharedCounters array
     counter: int  # this worker's entry in it
@@ -101,12 +103,13 @@ def worker_main(spec: WorkerSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if spec.stop_write_fd >= 0:  # forked: see WorkerSpec.stop_write_fd
         os.close(spec.stop_write_fd)
-        _forget_parents_fork_server()
     if spec.dump_fd >= 0:  # the stall watch asks with SIGUSR1; the handler runs in C
         _dump_file.append(os.fdopen(spec.dump_fd, "w", closefd=False))
         faulthandler.register(signal.SIGUSR1, file=_dump_file[-1], all_threads=True)
     context = ChildContext(spec)
     context.report(("started",))
+    if not context.load_stage():
+        return
     run_worker(context.node, spec.index, context)
     if not context.failed:
         context.report(("done",))
@@ -115,34 +118,39 @@ def worker_main(spec: WorkerSpec) -> None:
 _dump_file: list[Any] = []  # kept alive for faulthandler, which holds only its descriptor
 
 
-def _forget_parents_fork_server() -> None:
-    """A forked worker inherits its parent's fork server record; starting processes of its
-    own (a pipeline inside ``f``) must start a server of its own instead."""
-    from multiprocessing import forkserver
-
-    server: Any = getattr(forkserver, "_forkserver", None)
-    for name in ("_forkserver_address", "_forkserver_alive_fd", "_forkserver_pid"):
-        if server is not None and hasattr(server, name):
-            setattr(server, name, None)
-
-
 class ChildContext:
     """``WorkerContext`` of a worker process."""
 
     def __init__(self, spec: WorkerSpec) -> None:
-        shipped = spec.node.stage
-        stage = shipped.stage if isinstance(shipped, ShippedStage) else shipped
-        self.node = Node(spec.node.name, spec.node.workers, stage, None, spec.node.inbox)
+        self.node = Node(spec.node.name, spec.node.workers, None, None, spec.node.inbox)
         self.node.outboxes = spec.node.outboxes
         self.spec = spec
         self.statistics = RunStatistics()  # only a source would use it: sources stay home
         self.waiter = Waiter(spec.stop_fd)
         self.failed = False
         self._stop_signal: StopSignal | None = None
-        stage_timeout = stage.timeout if stage is not None else 0
-        self.deadline: DeadlineFactory | None = self._deadline if stage_timeout else None
-        self.max_batch = 1 if stage_timeout else MAX_BATCH
+        self.deadline: DeadlineFactory | None = None
+        self.max_batch = MAX_BATCH
         self._status: SharedActiveWorkers | None = None
+
+    def load_stage(self) -> bool:
+        """Load the stage's function and hooks; a failure is the stage's error."""
+        shipped: ShippedStage | ArrivedStage = self.spec.node.stage  # type: ignore[assignment]
+        try:
+            stage = shipped.load()
+        except BaseException as error:
+            add_note(
+                error,
+                f"pypeln: stage {self.node.name!r}: its function or hooks could not be loaded "
+                "in a worker process (it loads them by value and imports what they name)",
+            )
+            self.fail(error)
+            return False
+        self.node.stage = stage
+        if stage.timeout:
+            self.deadline = self._deadline
+            self.max_batch = 1
+        return True
 
     def channel(self, index: int) -> Channel:
         spec = self.spec
@@ -151,7 +159,9 @@ class ChildContext:
             return ReaderEnd(spec.channels[index], spec.flags, self.waiter, holder)
         wiring = spec.channels[index]
         alone = len(spec.node.outboxes) == 1  # items going to one stage only may be passed on
-        return WriterEnd(wiring, spec.slots[index], spec.flags, self.waiter, spec.node.name, alone)
+        return WriterEnd(
+            wiring, spec.slots[index], spec.flags, self.waiter, spec.routes[index], alone
+        )
 
     def status(self, node: Node) -> WorkerStatus:
         spec = self.spec

@@ -4,10 +4,11 @@ Batches are pickled once per hand-off (``_pickling``: ``pickle``, falling back t
 ``cloudpickle`` for lambdas and local classes); with a ``BufferArena``, their large buffers
 go through shared memory (``_shared_buffers``). An exception keeps its type, arguments,
 attributes, notes and cause; the worker's traceback, which cannot be pickled, travels as
-text and is attached as a note. An exception that cannot be rebuilt in the consumer arrives
-as a ``RemoteError`` carrying its type name, message and traceback text.
+frames (``_remote_traceback``) and is attached as a note. An exception that cannot be
+rebuilt in the consumer arrives as a ``RemoteError`` carrying its type name, message and
+traceback text.
 
->>> [frame] = encode_batch([((0,), "a")], "map(f)")
+>>> [frame] = encode_batch([((0,), "a")], Route("stage 'map(f)': its result", "to the consumer"))
 >>> decode_batch(frame)
 [((0,), 'a')]
 >>> error = unpack_error(pack_error(KeyError("k")))
@@ -18,27 +19,42 @@ as a ``RemoteError`` carrying its type name, message and traceback text.
 from __future__ import annotations
 
 import pickle
-import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import RemoteError, SerializationError, add_note
 from ._pickling import PROTOCOL, dumps
+from ._remote_traceback import capture, render
 from ._shared_buffers import BufferArena, BufferViews
 
 #: How many causes of an exception (``raise ... from ...``) travel with it.
 MAX_CAUSES = 8
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where a writer's batches go: how errors name the trip, and how the batches are pickled.
+
+    ``main_by_value``: the readers do not share the writer's ``__main__`` (see ``dumps``).
+    """
+
+    what: str  # "stage 'map(f)': its result", or "<source>: the item"
+    way: str  # "from its worker process to the consumer", "to the worker processes of …"
+    main_by_value: bool = False
+
+
 def encode_batch(
-    batch: list[Any], producer: str, arena: BufferArena | None = None
+    batch: list[Any], route: Route, arena: BufferArena | None = None
 ) -> Iterable[bytes]:
     """The batch as frames, to send in turn (``BufferArena.encode``); an element that
-    cannot be pickled is named with its index."""
+    cannot be pickled is named with its index and the trip it could not make."""
     try:
-        return [dumps(batch)] if arena is None else arena.encode(batch)
+        if arena is None:
+            return [dumps(batch, main_by_value=route.main_by_value)]
+        return arena.encode(batch, route.main_by_value)
     except Exception as error:
-        raise _unpicklable(batch, producer, error) from error
+        raise _unpicklable(batch, route, error) from error
 
 
 def decode_batch(payload: bytes | bytearray, views: BufferViews | None = None) -> list[Any]:
@@ -48,32 +64,27 @@ def decode_batch(payload: bytes | bytearray, views: BufferViews | None = None) -
     return batch
 
 
-def _unpicklable(batch: list[Any], producer: str, error: Exception) -> SerializationError:
+def _unpicklable(batch: list[Any], route: Route, error: Exception) -> SerializationError:
     for index, value in batch:
         try:
-            dumps(value)
+            dumps(value, main_by_value=route.main_by_value)
         except Exception as item_error:
             return SerializationError(
-                f"stage {producer!r}: the item at index {index} ({type(value).__name__}) cannot "
-                f"be pickled to reach a worker process: {type(item_error).__name__}: {item_error}"
+                f"{route.what} at index {index} ({type(value).__name__}) cannot be pickled to "
+                f"go {route.way}: {type(item_error).__name__}: {item_error}"
             )
-    return SerializationError(f"stage {producer!r}: a batch cannot be pickled: {error}")
+    return SerializationError(f"{route.what}: a batch cannot be pickled to go {route.way}: {error}")
 
 
 def pack_error(error: BaseException, depth: int = 0) -> bytes:
     """The exception as bytes that ``unpack_error`` turns back into it (see module doc)."""
-    text = "Traceback (most recent call last):\n" + "".join(
-        traceback.format_tb(error.__traceback__)
-    )
-    message = _message(error)
-    text += f"{type(error).__qualname__}: {message}"
+    frames = capture(error.__traceback__)
     cause = error.__cause__
     packed_cause = (
         pack_error(cause, depth + 1) if cause is not None and depth < MAX_CAUSES else None
     )
-    return pickle.dumps(
-        (type(error).__qualname__, message, text, _pickled(error), packed_cause), PROTOCOL
-    )
+    packed = (type(error).__qualname__, _message(error), frames, _pickled(error), packed_cause)
+    return pickle.dumps(packed, PROTOCOL)
 
 
 def _message(error: BaseException) -> str:
@@ -84,7 +95,8 @@ def _message(error: BaseException) -> str:
 
 
 def unpack_error(payload: bytes | bytearray) -> BaseException:
-    type_name, message, text, body, cause = pickle.loads(payload)
+    type_name, message, frames, body, cause = pickle.loads(payload)
+    text = render(frames, type_name, message)
     error: BaseException | None = None
     if body is not None:
         try:

@@ -1,7 +1,6 @@
 """State the workers of a process run share: counters, active workers, the stage to run.
 
->>> import multiprocessing
->>> counters = counters_array(2, multiprocessing.get_context("spawn"))
+>>> counters = counters_array(2)
 >>> counters[1].filtered_out += 3
 >>> counters[1].filtered_out, counters[0].filtered_out
 (3, 0)
@@ -10,16 +9,17 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from ctypes import Structure, c_int64
 from typing import Any
-
-import cloudpickle
 
 from .._errors import SerializationError
 from .._hooks import StageStatus
 from .._stage import Stage
+from ._pickling import dumps
 from ._pipes import PipeMutex, Waiter
 from ._process_channel import SharedInts
+from ._shared_arrays import shared_array
 
 
 class SharedCounters(Structure):
@@ -30,9 +30,9 @@ class SharedCounters(Structure):
     filtered_out: int
 
 
-def counters_array(workers: int, context: Any) -> Any:
-    """Shared counters for ``workers`` workers, visible to children started by ``context``."""
-    return context.RawArray(SharedCounters, max(1, workers))
+def counters_array(workers: int) -> Any:
+    """Shared counters for ``workers`` workers (``close()`` it with the run)."""
+    return shared_array(SharedCounters, workers)
 
 
 class SharedActiveWorkers:
@@ -67,26 +67,40 @@ class SharedActiveWorkers:
 class ShippedStage:
     """A stage on its way to a worker process: its function and hooks, without its graph.
 
-    Under spawn and forkserver it is pickled with cloudpickle once per worker, while the
-    worker process is being started (so multiprocessing locks and events in closures
-    travel too). Under fork the child simply inherits it.
+    A fork child simply inherits it. For a worker started by the fork server or spawn it is
+    pickled once per stage (main-module functions and classes by value: such a worker never
+    runs the user's script) and loaded in the worker by ``load()``, where a failure can be
+    reported as the stage's error.
     """
 
     def __init__(self, stage: Stage[Any]) -> None:
         self.stage = dataclasses.replace(stage, upstreams=())
+        self._payload: bytes | None = None
+
+    def payload(self) -> bytes:
+        if self._payload is None:
+            try:
+                self._payload = dumps(self.stage, main_by_value=True)
+            except Exception as error:
+                raise SerializationError(
+                    f"stage {self.stage.name!r}: its function or hooks cannot be pickled to "
+                    f"start a worker process: {type(error).__name__}: {error}"
+                ) from error
+        return self._payload
+
+    def load(self) -> Stage[Any]:
+        return self.stage
 
     def __reduce__(self) -> tuple[Any, ...]:
-        try:
-            payload = cloudpickle.dumps(self.stage)
-        except Exception as error:
-            raise SerializationError(
-                f"stage {self.stage.name!r}: its function or hooks cannot be pickled to start "
-                f"a worker process: {type(error).__name__}: {error}"
-            ) from error
-        return (_unship, (payload,))
+        return (ArrivedStage, (self.payload(),))
 
 
-def _unship(payload: bytes) -> ShippedStage:
-    shipped: ShippedStage = ShippedStage.__new__(ShippedStage)
-    shipped.stage = cloudpickle.loads(payload)
-    return shipped
+class ArrivedStage:
+    """A ``ShippedStage`` in the worker process, loaded on demand."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def load(self) -> Stage[Any]:
+        stage: Stage[Any] = pickle.loads(self._payload)
+        return stage

@@ -12,24 +12,16 @@ once. Closing the run writes the stop pipe, which wakes every wait of every work
 run ``on_done`` and exit. Any still running after ``STOP_GRACE`` (busy in user code) are
 killed, so every process of the run is gone within a second.
 
-The default start method, ``"auto"``, is ``fork`` while the process has a single thread
-(checked with the OS, so threads started by C libraries count too) and ``forkserver``
-otherwise. ``fork`` is the fastest (4 workers start in ~15 ms here) and safe in a
-single-threaded process; in a process with other threads (a pipeline that mixes thread and
-process stages always has some) it copies locks those threads hold, and a child can
-deadlock on one. ``forkserver`` forks workers from a clean single-threaded server with
-pypeln already imported: safe, but ~3x slower to start. ``spawn`` starts a fresh interpreter
-per worker (~0.3 s for 4 workers here).
+Workers start by fork while the parent has a single thread and from pypeln's fork server
+once it has others (``_process_start``); none of them runs the user's main module.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -47,64 +39,22 @@ from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
+from ._fork_server import modules_of
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
 from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main
-from ._process_codec import unpack_error
+from ._process_codec import Route, unpack_error
 from ._process_shared import ShippedStage, counters_array
+from ._process_start import WorkerProcess, check_start_method, resolve, start_worker
 from ._shared_buffers import release_worker, remove_directory, run_directory
 from ._stall import StallWatch, describe_frames, run_report, stall_after, thread_frames, watch
 
-START_METHODS = ("auto", "forkserver", "spawn", "fork")
-#: Used when neither the stage's runtime, ``set_start_method`` nor $PYPELN_START_METHOD says.
-DEFAULT_START_METHOD = "auto"
-#: What "auto" uses when the process has other threads.
-SAFE_START_METHOD = (
-    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-)
 #: How long stopping waits for workers to finish (``on_done``) before killing them.
 STOP_GRACE = 0.5
 #: How long a stall report waits for the workers' stack dumps.
 DUMP_WAIT = 0.2
 #: How long stopping waits for source threads busy in user code before leaving them.
 JOIN_GRACE = 1.0
-
-_chosen: dict[str, str] = {}  # the global start method, set by set_start_method
-
-
-def check_start_method(where: str, method: object) -> str:
-    available = ["auto", *multiprocessing.get_all_start_methods()]
-    if method not in START_METHODS or method not in available:
-        available = [m for m in START_METHODS if m in available]
-        raise ValueError(f"{where}: start_method must be one of {available}, got {method!r}")
-    return str(method)
-
-
-def set_start_method(method: str | None) -> None:
-    """Start the workers of every ``pl.process`` stage with ``method`` from now on.
-
-    One of ``"auto"`` (the default: ``fork`` in a single-threaded process, ``forkserver``
-    otherwise), ``"forkserver"``, ``"spawn"`` or ``"fork"``; the environment variable
-    ``PYPELN_START_METHOD`` does the same without code. ``None`` undoes the choice.
-
-    >>> set_start_method("spawn")
-    >>> default_start_method()
-    'spawn'
-    >>> set_start_method(None)  # back to $PYPELN_START_METHOD, or "auto"
-    """
-    if method is None:
-        _chosen.clear()
-        return
-    _chosen["method"] = check_start_method("set_start_method()", method)
-
-
-def default_start_method() -> str:
-    if "method" in _chosen:
-        return _chosen["method"]
-    from_env = os.environ.get("PYPELN_START_METHOD")
-    if from_env:
-        return check_start_method("$PYPELN_START_METHOD", from_env)
-    return DEFAULT_START_METHOD
 
 
 class ProcessRuntime:
@@ -115,43 +65,17 @@ class ProcessRuntime:
     def __init__(self, start_method: str | None = None) -> None:
         if start_method is not None:
             check_start_method("using()", start_method)
-        self.start_method = start_method
+        self._start_method = start_method
 
-    def context(self) -> Any:
-        method = self.start_method or default_start_method()
-        if method == "auto":
-            method = "fork" if _single_threaded() else SAFE_START_METHOD
-        if method == "forkserver":
-            _preload_forkserver()
-        return multiprocessing.get_context(method)
+    def start_method(self) -> str:
+        """The start method a run uses now: ``"fork"``, ``"forkserver"`` or ``"spawn"``."""
+        return resolve(self._start_method)
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
         return consume(partial(ProcessRun, self, stage, maxsize, stats))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ProcessRuntime, (self.start_method,))
-
-
-def _single_threaded() -> bool:
-    """Whether this process runs one thread only (C libraries' threads included, on Linux)."""
-    if sys.platform != "linux":
-        return False  # fork is unsafe on macOS whatever the threads; elsewhere unknown
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
-
-
-def _preload_forkserver() -> None:
-    """Have the fork server import pypeln once, so workers forked from it start at once."""
-    from multiprocessing import forkserver
-
-    server: Any = getattr(forkserver, "_forkserver", None)
-    if server is None or getattr(server, "_forkserver_pid", 1) is not None:
-        return  # already running (or an unknown version): nothing to do
-    modules = list(getattr(server, "_preload_modules", ["__main__"]))
-    if __name__ not in modules:
-        multiprocessing.get_context("forkserver").set_forkserver_preload([*modules, __name__])
+        return (ProcessRuntime, (self._start_method,))
 
 
 #: Runs not closed yet: closed at interpreter exit, before multiprocessing joins their
@@ -173,8 +97,9 @@ class ProcessRun:
     ) -> None:
         self.plan = compile_plan(stage, runtime, maxsize)
         self.statistics = stats
-        self._context = runtime.context()
+        self._method = runtime.start_method()
         self._fds: list[int] = []
+        self._arrays: list[Any] = []  # shared integers, closed with the run
         self._lock = threading.Lock()
         self._closed = self._released = False
         self._sources_running = 0
@@ -194,7 +119,7 @@ class ProcessRun:
         self._stop_r, self._stop_w = self._pipe(make_pipe())
         self._status_lock = self._pipe(PipeMutex.create())
         size = sum(ChannelWiring.flags_needed(spec.producers) for spec in plan.channels)
-        self._flags = flags_array(size + len(plan.nodes), self._context)
+        self._flags = self._shared(flags_array(size + len(plan.nodes)))
         self._wirings: list[ChannelWiring] = []
         base = 0
         for spec in plan.channels:
@@ -221,7 +146,7 @@ class ProcessRun:
     def start(self) -> None:
         self._stall_after = stall_after()  # a bad setting fails before any worker starts
         workers = [node for node in self.plan.nodes if node.stage is not None]
-        counters = counters_array(sum(node.workers for node in workers), self._context)
+        counters = self._shared(counters_array(sum(node.workers for node in workers)))
         counter = 0
         for position, node in enumerate(self.plan.nodes):
             self._flags[self._status_base + position] = node.workers
@@ -245,15 +170,18 @@ class ProcessRun:
     ) -> WorkerSpec:
         assert node.inbox is not None
         channels = {node.inbox: self._wirings[node.inbox].view(None)}
-        slots = {}
+        slots, routes = {}, {}
         for outbox in node.outboxes:
             slots[outbox] = self._slots[id(node), index, outbox]
             channels[outbox] = self._wirings[outbox].view(slots[outbox])
+            way = f"from its worker process to {self._reader_of(outbox)}"
+            routes[outbox] = Route(f"stage {node.name!r}: its result", way)
         return WorkerSpec(
             node=shipped,
             index=index,
             channels=channels,
             slots=slots,
+            routes=routes,
             flags=self._flags,
             counters=counters,
             counter=counter,
@@ -268,11 +196,12 @@ class ProcessRun:
         report_r, report_w = make_pipe()
         spec.report_fd = report_w
         dump_r, spec.dump_fd = make_pipe() if self._stall_after else (-1, -1)
-        process = self._context.Process(
-            target=worker_main, args=(spec,), name=f"pypeln {node.name} #{index}"
-        )
+        shipped: ShippedStage = spec.node.stage  # type: ignore[assignment]
+        preload = modules_of(shipped.payload()) if self._method == "forkserver" else []
         try:
-            process.start()
+            process = start_worker(
+                self._method, worker_main, spec, f"pypeln {node.name} #{index}", preload
+            )
         except BaseException:
             close_fds([report_r, dump_r])
             raise
@@ -318,14 +247,23 @@ class ProcessRun:
         slot = self._slots[id(node), index, channel]
         waiter = Waiter(self._stop_r)
         wiring, alone = self._wirings[channel], len(node.outboxes) == 1
-        return WriterEnd(wiring, slot, self._flags, waiter, node.name, alone)
+        by_value = self._method != "fork"  # the readers do not share our __main__
+        route = Route(f"{node.name}: the item", f"to {self._reader_of(channel)}", by_value)
+        return WriterEnd(wiring, slot, self._flags, waiter, route, alone)
+
+    def _reader_of(self, channel: int) -> str:
+        """Who reads ``channel``, as errors name it."""
+        if channel == self.plan.output:
+            return "the consumer"
+        name = next(node.name for node in self.plan.nodes if node.inbox == channel)
+        return f"the worker processes of stage {name!r}"
 
     def _stall_report(self, fills: list[QueueFill]) -> str:
         """Where the run is: worker processes dump their threads' stacks on SIGUSR1."""
         workers = {(id(w.node), w.index): w for w in list(self._workers.values())}
         for worker in workers.values():
             try:
-                os.kill(worker.process.pid, signal.SIGUSR1)
+                os.kill(worker.pid, signal.SIGUSR1)
             except OSError:  # ended meanwhile
                 pass
         time.sleep(DUMP_WAIT)  # the handlers write at once; only a stalled run gets here
@@ -370,7 +308,7 @@ class ProcessRun:
             else:
                 worker.reported = worker.done = True
         if ended:
-            pid = worker.process.pid
+            pid = worker.pid
             worker.reap()
             del self._workers[worker.sentinel]
             if worker.replaced and self._error is None:
@@ -447,7 +385,13 @@ class ProcessRun:
             self._released = True
             close_fds(self._fds)
             self._fds.clear()
+            for array in self._arrays:
+                array.close()
             remove_directory(self._buffers)
+
+    def _shared(self, array: Any) -> Any:
+        self._arrays.append(array)
+        return array
 
     def _pipe(self, fds: tuple[int, int]) -> tuple[int, int]:
         self._fds.extend(fds)
@@ -481,13 +425,15 @@ class _Worker:
     """The parent's view of one worker process: its sentinel and its report pipe."""
 
     def __init__(
-        self, node: Node, index: int, spec: WorkerSpec, process: Any, report_fd: int
+        self, node: Node, index: int, spec: WorkerSpec, process: WorkerProcess, report_fd: int
     ) -> None:
         self.node = node
         self.stage = node.name
         self.spec = spec
         self.index = index
         self.process = process
+        assert process.pid is not None  # started
+        self.pid: int = process.pid
         self.sentinel: int = process.sentinel
         self.report_fd = report_fd
         self.done = False
@@ -527,7 +473,7 @@ class _Worker:
                 break
             chunks.append(chunk)
         dump = b"".join(chunks).decode(errors="replace").strip()
-        pid = self.process.pid
+        pid = self.pid
         return f"in process {pid}:\n{dump}" if dump else f"in process {pid} (no stack came)"
 
     def reap(self) -> None:

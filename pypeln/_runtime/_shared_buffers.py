@@ -379,7 +379,7 @@ class BufferArena:
         self._waited = 0.0  # seconds waited for held chunks since the last one was made
         self._patient = True  # False: readers kept the chunks last made; make, don't wait
 
-    def encode(self, batch: list[Any]) -> Iterator[bytes]:
+    def encode(self, batch: list[Any], main_by_value: bool = False) -> Iterator[bytes]:
         """``batch`` as frames: pickles, or ``SHARED`` and where chunks hold the rest.
 
         Large items go in frames of about ``FRAME_BYTES`` (one item if larger), so that
@@ -388,7 +388,7 @@ class BufferArena:
         one before it was sent, as a reader must see it to give a chunk back.
         """
         buffers: list[pickle.PickleBuffer] = []
-        payload = dumps(batch, buffers)
+        payload = dumps(batch, buffers, main_by_value=main_by_value)
         if not buffers and len(payload) < MIN_INBAND:
             return iter([payload])
         whole = _Part(batch, payload, buffers)
@@ -398,10 +398,10 @@ class BufferArena:
             parts = []
             for item in batch:
                 kept: list[pickle.PickleBuffer] = []
-                parts.append(_Part([item], dumps([item], kept), kept))
-        return (self._frame(group) for group in _groups(parts))
+                parts.append(_Part([item], dumps([item], kept, main_by_value=main_by_value), kept))
+        return (self._frame(group, main_by_value) for group in _groups(parts))
 
-    def _frame(self, parts: list[_Part]) -> bytes:
+    def _frame(self, parts: list[_Part], main_by_value: bool) -> bytes:
         """One frame for ``parts``: through chunks if it can, else a plain pickle."""
         layout = _Layout()
         with _claims:
@@ -423,7 +423,9 @@ class BufferArena:
             own = self._chunk_for(HEADER + layout.end)
             if own is None:
                 layout.unclaim()
-                return dumps([item for part in parts for item in part.items])
+                return dumps(
+                    [item for part in parts for item in part.items], main_by_value=main_by_value
+                )
             for offset, data in layout.copies:
                 own.view[HEADER + offset : HEADER + offset + len(data)] = data
             layout.chunks[0] = (own.name, own.size, 0)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import pypeln as pl
+from tests.leaks import own_shared_memory
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def _descriptors() -> set[str]:
 def no_leaked_descriptors_or_shared_memory(warmed_up: None) -> Iterator[None]:
     """Descriptors (pipes, sockets, event loops) and ``/dev/shm`` blocks: none more after."""
     threads = set(threading.enumerate())
-    descriptors, shared_memory = len(_descriptors()), set(os.listdir("/dev/shm"))
+    descriptors, shared_memory = len(_descriptors()), own_shared_memory()
     yield
     for thread in set(threading.enumerate()) - threads:
         thread.join(timeout=5)  # a run's threads end as it closes; give the last one time
@@ -42,15 +43,8 @@ def no_leaked_descriptors_or_shared_memory(warmed_up: None) -> Iterator[None]:
             except OSError:
                 pass
         raise AssertionError(f"descriptors left open: {descriptors} before, now {links}")
-    left_behind = {name for name in os.listdir("/dev/shm") if _ours(name)} - shared_memory
+    left_behind = own_shared_memory() - shared_memory
     assert not left_behind, f"shared memory left behind: {_describe(left_behind)}"
-
-
-def _ours(name: str) -> bool:
-    """Whether this process may have made ``name``: a run's directory carries the pid of
-    the process that made it, so another program's pypeln runs on this machine don't count.
-    Other entries (semaphores) carry no owner: all count."""
-    return not name.startswith("pypeln-") or name.startswith(f"pypeln-{os.getpid()}-")
 
 
 def _describe(names: set[str]) -> dict[str, list[str]]:

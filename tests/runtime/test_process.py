@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import linecache
 import os
 import signal
 import threading
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 import pypeln as pl
+from tests.leaks import own_shared_memory, run_processes
 from tests.shared import interrupt_main_until
 
 METHODS = ["auto", "forkserver", "spawn", "fork"]
@@ -81,12 +84,22 @@ def test_result_that_cannot_be_pickled_names_stage_and_index() -> None:
     def lock_at_two(x: int) -> object:
         return threading.Lock() if x == 2 else x
 
-    with pytest.raises(pl.SerializationError, match=r"stage 'map\(lock_at_two\)'.*index \(2,\)"):
+    expected = (
+        r"stage 'map\(lock_at_two\)': its result at index \(2,\) \(lock\) cannot be pickled "
+        r"to go from its worker process to the worker processes of stage 'map\(str\)'"
+    )
+    with pytest.raises(pl.SerializationError, match=expected):
+        list(pl.process.map(str, pl.process.map(lock_at_two, range(5))))
+    with pytest.raises(pl.SerializationError, match="from its worker process to the consumer"):
         list(pl.process.map(lock_at_two, range(5)))
 
 
 def test_item_that_cannot_be_pickled_names_source_and_index() -> None:
-    with pytest.raises(pl.SerializationError, match=r"from_iterable\(list\).*index \(1,\)"):
+    expected = (
+        r"from_iterable\(list\): the item at index \(1,\) \(lock\) cannot be pickled to go "
+        r"to the worker processes of stage 'map\(str\)'"
+    )
+    with pytest.raises(pl.SerializationError, match=expected):
         list(pl.process.map(str, [1, threading.Lock(), 3]))
 
 
@@ -121,7 +134,6 @@ def test_a_worker_that_dies_raises_worker_crashed_error(die: Any, code: int) -> 
 
 
 def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
-    before = frozenset(pid for pid, _, _ in _children())  # the manager among them
     busy = manager.Barrier(4, timeout=10)  # three workers inside f, and the interrupter
 
     def wait_forever(x: int) -> int:
@@ -145,50 +157,24 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
     finally:
         interrupted.set()
         interrupter.join()
-    assert not _live_children(ignore=before)
+    assert not run_processes()
 
 
-def _live_children(ignore: frozenset[str] = frozenset()) -> list[str]:
-    """This process's children (zombies included) but the helpers multiprocessing keeps for
-    the whole session (resource tracker, fork server) and the pids in ``ignore``.
-
-    The whole command line is matched, never a cut of it: how much of it fits in a cut
-    depends on where the checkout lives.
-    """
-    found = []
-    for pid, state, command in _children():
-        helper = "resource_tracker" in command or "forkserver" in command
-        if not helper and pid not in ignore:
-            found.append(f"{pid} {state} {command[:120]}")
-    return found
-
-
-def _children() -> list[tuple[str, str, str]]:
-    """``(pid, state, command line)`` of every process whose parent is this one."""
-    me = str(os.getpid())
-    children = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+def _snapshot() -> tuple[dict[str, str], set[str]]:
+    """This process's descriptors (what each is) and its entries in ``/dev/shm``."""
+    links = {}
+    for fd in os.listdir("/proc/self/fd"):
         try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if fields[1] == me:
-            children.append((pid, fields[0], command))
-    return children
-
-
-def _snapshot() -> tuple[int, set[str]]:
-    return len(os.listdir("/proc/self/fd")), set(os.listdir("/dev/shm"))
+            links[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return links, own_shared_memory()
 
 
 def test_a_thousand_runs_leave_no_zombie_descriptor_or_shared_memory() -> None:
     api = pl.process.using("fork")  # the fastest to start; the wiring is the same
     list(api.map(abs, range(3)))  # warm-up: anything created once per process
+    gc.collect()  # what earlier tests left in reference cycles closes now, not during the count
     fds_before, shm_before = _snapshot()
     for round_ in range(1000):
         stage = api.filter(bool, api.map(abs, range(50), workers=2, maxsize=2), maxsize=1)
@@ -198,8 +184,10 @@ def test_a_thousand_runs_leave_no_zombie_descriptor_or_shared_memory() -> None:
             for _ in stage:
                 break
     fds_after, shm_after = _snapshot()
-    assert fds_after == fds_before and shm_after == shm_before
-    assert not [child for child in _live_children() if " Z " in child]
+    opened = {fd: what for fd, what in fds_after.items() if fds_before.get(fd) != what}
+    assert len(fds_after) == len(fds_before), f"opened: {opened}"
+    assert shm_after == shm_before
+    assert not run_processes()  # zombies included
 
 
 def test_start_method_is_checked_and_can_be_set_globally(monkeypatch: Any) -> None:
@@ -208,7 +196,7 @@ def test_start_method_is_checked_and_can_be_set_globally(monkeypatch: Any) -> No
     with pytest.raises(ValueError, match=r"set_start_method\(\): start_method must be one of"):
         pl.process.set_start_method("nope")
     monkeypatch.setenv("PYPELN_START_METHOD", "fork")
-    assert pl.process.runtime.context().get_start_method() == "fork"  # type: ignore[attr-defined]
+    assert pl.process.runtime.start_method() == "fork"  # type: ignore[attr-defined]
     monkeypatch.setenv("PYPELN_START_METHOD", "bogus")
     with pytest.raises(ValueError, match="PYPELN_START_METHOD"):
         list(pl.process.map(abs, [1]))
@@ -222,25 +210,6 @@ def test_thread_process_thread_pipeline_with_bounded_queues() -> None:
     stage = pl.process.map(lambda x: x * 2, stage, workers=2, maxsize=5)
     stage = pl.thread.filter(lambda x: x % 4 == 0, stage, workers=3, maxsize=3)
     assert sorted(stage) == sorted(y * 2 for x in range(2000) for y in (x, x) if y * 2 % 4 == 0)
-
-
-def test_a_script_without_main_guard_gets_a_hint(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
-    script = tmp_path / "unguarded.py"
-    script.write_text("import pypeln as pl\nprint(list(pl.process.map(abs, [-1])))\n")
-    environment = {**os.environ, "PYPELN_START_METHOD": "forkserver"}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=environment,
-    )
-    assert done.returncode != 0
-    assert "WorkerCrashedError" in done.stderr and "__name__ == '__main__'" in done.stderr
 
 
 def test_a_call_over_timeout_replaces_its_worker(manager: Any) -> None:
@@ -268,12 +237,12 @@ def test_a_call_over_timeout_replaces_its_worker(manager: Any) -> None:
 def test_auto_forks_only_while_the_process_has_a_single_thread() -> None:
     runtime = pl.process.runtime
     assert threading.active_count() == 1  # pytest runs tests in the main thread only
-    assert runtime.context().get_start_method() == "fork"  # type: ignore[attr-defined]
+    assert runtime.start_method() == "fork"  # type: ignore[attr-defined]
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        assert runtime.context().get_start_method() == "forkserver"  # type: ignore[attr-defined]
+        assert runtime.start_method() == "forkserver"  # type: ignore[attr-defined]
     finally:
         release.set()
         other.join()
@@ -391,3 +360,21 @@ def raise_bad_str(x: int) -> int:
 def test_an_exception_whose_str_fails_still_arrives() -> None:
     with pytest.raises(BadStr):
         list(pl.process.map(raise_bad_str, range(3)))
+
+
+CELL = "def from_a_cell(x):\n    return 1 / (x - 2)\n"
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_a_traceback_shows_lines_only_the_consumer_can_read(method: str) -> None:
+    # As a notebook does: the source of a cell lives in the consumer's linecache only.
+    name = f"<cell-{method}>"
+    linecache.cache[name] = (len(CELL), None, CELL.splitlines(True), name)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(CELL, name, "exec"), namespace)
+    try:
+        with pytest.raises(ZeroDivisionError) as caught:
+            list(pl.process.using(method).map(namespace["from_a_cell"], range(4)))
+    finally:
+        del linecache.cache[name]
+    assert f'File "{name}", line 2, in from_a_cell\n    return 1 / (x - 2)' in notes(caught.value)
