@@ -129,6 +129,13 @@ def build_targets(cores: int) -> dict[tuple[str, str], Target]:
             3, seconds, executor, (at_most(2.0, RATIO),)
         ),
         ("early-exit", "process: exit after break"): Target(3, seconds, "", (at_most(1.0),)),
+        # Issue 11: start-up in a program with threads (the fork server).
+        ("process-latency-threads", "process: first run"): Target(
+            11, seconds, executor, (at_most(4.0, RATIO),)
+        ),
+        ("process-latency-threads", "process: later runs"): Target(
+            11, seconds, executor, (at_most(2.0, RATIO),)
+        ),
     }
     # Issue 4: task, on the default loop and on uvloop.
     for task in ("task", "task using('uvloop')"):

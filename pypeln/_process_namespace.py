@@ -15,7 +15,6 @@ Namespace(count=1)
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -23,7 +22,6 @@ import sys
 import tempfile
 import threading
 import weakref
-from multiprocessing.managers import SyncManager
 from typing import Any
 
 from . import _namespace
@@ -71,9 +69,12 @@ class _ManagerProcess:
     directory; it ends when ``close()`` closes its stdin (or this process ends)."""
 
     def __init__(self) -> None:
+        from multiprocessing import current_process
+        from multiprocessing.managers import SyncManager
+
         self._directory = tempfile.mkdtemp(prefix="pypeln-namespace-")
         address = os.path.join(self._directory, "socket")
-        authkey = bytes(multiprocessing.current_process().authkey)
+        authkey = bytes(current_process().authkey)
         self._process = subprocess.Popen(
             fresh_interpreter(f"{__name__}:serve", address),
             stdin=subprocess.PIPE,
@@ -99,9 +100,12 @@ class _ManagerProcess:
 
 def serve() -> None:
     """The manager process: serve until stdin closes (``_ManagerProcess.close``)."""
+    from multiprocessing import current_process
+    from multiprocessing.managers import SyncManager
+
     address = sys.argv[1]
     authkey = bytes.fromhex(sys.stdin.readline().strip())
-    multiprocessing.current_process().authkey = authkey
+    current_process().authkey = authkey
     server = SyncManager(address=address, authkey=authkey).get_server()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdout.write("ready\n")

@@ -12,11 +12,19 @@ stage with ``using(start_method=...)``.
 [1, 2, 3, 4]
 """
 
-from ._api import Api
-from ._process_namespace import Namespace
-from ._runtime._process_start import set_start_method
-from ._runtime._processes import ProcessRuntime
-from ._stage import RunIterator, Stage
+from ._runtime._posix import require_posix
+
+require_posix()  # elsewhere (Windows): a clear ImportError, before anything fails to load
+
+from ._runtime._process_start import set_start_method, warm_up  # noqa: E402
+
+# First of all: in a program that has threads, the fork server boots while the rest loads.
+warm_up(None)
+
+from ._api import Api  # noqa: E402
+from ._process_namespace import Namespace  # noqa: E402
+from ._runtime._processes import ProcessRuntime  # noqa: E402
+from ._stage import RunIterator, Stage  # noqa: E402
 
 _api = Api(ProcessRuntime())
 runtime = _api.runtime
@@ -40,7 +48,9 @@ def using(start_method: str) -> Api:
     >>> sorted(spawn.map(abs, [-1, 2]))
     [1, 2]
     """
-    return Api(ProcessRuntime(start_method))
+    runtime = ProcessRuntime(start_method)
+    warm_up(start_method)
+    return Api(runtime)
 
 
 __all__ = [

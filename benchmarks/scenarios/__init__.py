@@ -15,7 +15,7 @@ from .memory import memory
 from .overhead import process_trivial, task_trivial, trivial
 from .payload import payload
 from .scaling import process_cpu
-from .startup import early_exit, process_latency
+from .startup import early_exit, process_latency, process_latency_threads
 
 Scenario = Callable[[Options], ScenarioResult]
 
@@ -29,6 +29,7 @@ SCENARIOS: dict[str, Scenario] = {
     "payload": payload,
     "memory": memory,
     "process-latency": process_latency,
+    "process-latency-threads": process_latency_threads,
     "early-exit": early_exit,
 }
 
@@ -38,7 +39,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "io": ("I/O latency hiding", ("sleep", "task-sleep")),
     "payload": ("Large payloads against memcpy", ("payload",)),
     "memory": ("Memory under a fast producer and a slow consumer", ("memory",)),
-    "startup": ("Start-up and early-exit cost", ("process-latency", "early-exit")),
+    "startup": ("Start-up and early-exit cost", ("process-latency", "process-latency-threads", "early-exit")),
 }
 
 

@@ -3,6 +3,10 @@
 * ``process-latency``: one item through ``pl.process.map(x+1, workers=4)``, start to finish
   (starting and stopping 4 processes), against ``ProcessPoolExecutor(4)`` doing the same; with
   the default start method, ``using("forkserver")`` and ``using("fork")``.
+* ``process-latency-threads``: the same in a program that has threads (numpy imported
+  first), where workers start from pypeln's fork server: each run is a fresh interpreter
+  (``latency_child.py``) that times its first run (cold) and its next ones (warm), against
+  a fresh interpreter doing the same with ``ProcessPoolExecutor(4)``.
 * ``early-exit``: ``map(x+1, itertools.count(), workers=4)`` on ``pl.process``, ``pl.thread`` and
   ``pl.task`` (``async def``), consumed by a loop that breaks after the first result. Two
   figures per run: the time from nothing to the first result, and the time from the first
@@ -15,12 +19,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pypeln as pl
@@ -93,6 +101,57 @@ def process_latency(options: Options) -> ScenarioResult:
         if name in same_method:
             row.compare(same_method[name], rows[same_method[name]].value)
         result.rows.append(row)
+    result.spread_notes(timings)
+    return result
+
+
+# -- process-latency-threads ------------------------------------------------------------------
+
+WARM_RUNS = 5  # warm runs per fresh interpreter (their median is its warm figure)
+CHILD_TIMEOUT = 120.0
+
+
+def fresh_interpreter(contender: str) -> Outcome:
+    """One ``latency_child`` run: its cold and warm figures."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.latency_child", contender, str(WARM_RUNS)],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    figures = json.loads(done.stdout)
+    return Outcome(figures["threads"], figures["cold"], figures)
+
+
+def process_latency_threads(options: Options) -> ScenarioResult:
+    result = ScenarioResult(
+        name="process-latency-threads",
+        title=f"process-latency-threads: 1 item through map(x+1), workers={WORKERS}, in a "
+        "program with threads (numpy imported first), fresh interpreters",
+        baseline=EXECUTOR,
+        ratio_meaning=f"wall time relative to ProcessPoolExecutor({WORKERS}) in the same kind of "
+        "interpreter, same run: 'first run' is the first in the interpreter, 'later runs' the "
+        f"median of the {WARM_RUNS} after it",
+    )
+    if lacks_backend(result, "process") or missing("numpy") is not None:
+        return result
+    check = lambda threads: isinstance(threads, int) and threads > 1  # noqa: E731
+    contenders = [
+        Contender(EXECUTOR, partial(fresh_interpreter, "executor"), check),
+        Contender("process", partial(fresh_interpreter, "pypeln"), check),
+    ]
+    timings = measure(contenders, options.at_least(MIN_REPEAT))
+    for figure, label in (("cold", "first run"), ("warm", "later runs")):
+        base = Row.of(f"{EXECUTOR}: {label}", BASELINE, "s", timings[EXECUTOR], metric(figure))
+        row = Row.of(f"process: {label}", PYPELN, "s", timings["process"], metric(figure))
+        result.rows.append(base.relate(base.value))
+        result.rows.append(row.relate(base.value))
+    result.notes.append(
+        "each figure is the median over fresh interpreters; a child that saw a single thread "
+        "starts an idle one, so that the fork server is what starts the workers"
+    )
     result.spread_notes(timings)
     return result
 

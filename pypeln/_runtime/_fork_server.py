@@ -64,6 +64,12 @@ class ForkServerClient:
         self._process: subprocess.Popen[bytes] | None = None
         self._preloaded: set[str] = set()
 
+    def start_soon(self) -> None:
+        """Start the server now if it is not running, without waiting for it to be ready:
+        it loads pypeln's worker code while this process goes on."""
+        with self._lock:
+            self._running()
+
     def spawn(self, body: bytes, fds: list[int], modules: list[str]) -> tuple[int, int]:
         """Start a worker running ``body`` with ``fds``; its pid and its status pipe."""
         status_r, status_w = os.pipe()

@@ -17,7 +17,6 @@ the ``multiprocessing`` authentication key (so that manager proxies in closures 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import subprocess
@@ -46,7 +45,9 @@ class Surroundings:
             cwd = os.getcwd()
         except OSError:  # the directory was removed: the worker keeps its own
             cwd = ""
-        authkey = bytes(multiprocessing.current_process().authkey)
+        from multiprocessing import current_process
+
+        authkey = bytes(current_process().authkey)
         return cls(cwd, list(sys.path), list(sys.argv), dict(os.environ), authkey)
 
     def apply(self) -> None:
@@ -60,7 +61,9 @@ class Surroundings:
         if dict(os.environ) != self.environ:
             os.environ.clear()
             os.environ.update(self.environ)
-        multiprocessing.current_process().authkey = self.authkey
+        from multiprocessing import current_process
+
+        current_process().authkey = self.authkey
 
 
 def encode_start(spec: Any) -> tuple[bytes, list[int]]:

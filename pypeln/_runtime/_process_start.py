@@ -18,7 +18,6 @@ ended), ``join()`` (then ``exitcode``), ``kill()`` and ``close()``.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -105,6 +104,13 @@ def resolve(method: str | None) -> str:
     return method
 
 
+def warm_up(method: str | None) -> None:
+    """If runs started now would use the fork server, start it in the background: it boots
+    while the program builds its pipeline, so the first run waits less for its workers."""
+    if resolve(method) == "forkserver":
+        fork_server().start_soon()
+
+
 def _single_threaded() -> bool:
     """Whether this process runs one thread only (C libraries' threads included, on Linux)."""
     if sys.platform != "linux":
@@ -123,6 +129,8 @@ def start_worker(
     ``preload``: modules the fork server should have loaded before it forks this worker.
     """
     if method == "fork":
+        import multiprocessing  # its Process resets multiprocessing's state in the child
+
         process = multiprocessing.get_context("fork").Process(
             target=target, args=(spec,), name=name
         )

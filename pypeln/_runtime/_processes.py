@@ -27,7 +27,6 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import partial
-from multiprocessing.connection import wait as wait_for_any
 from time import monotonic
 from typing import Any
 
@@ -360,7 +359,7 @@ class ProcessRun:
         while self._workers:
             self._watch_fds = None
             left = deadline - monotonic()
-            ready = wait_for_any(self._watched(), timeout=max(0.0, left))
+            ready = Waiter(None).wait(self._watched(), timeout=max(0.0, left))
             for worker in list(self._workers.values()):
                 if worker.sentinel in ready:
                     worker.read_reports()  # not read, a report could block the worker's exit

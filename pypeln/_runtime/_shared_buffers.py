@@ -67,7 +67,6 @@ import mmap
 import os
 import pickle
 import resource
-import secrets
 import shutil
 import threading
 import time
@@ -125,7 +124,7 @@ def run_directory() -> str:
     if not _swept:
         _swept.append(True)
         sweep_stale_directories()
-    name = f"pypeln-{os.getpid()}-{secrets.token_hex(6)}"
+    name = f"pypeln-{os.getpid()}-{os.urandom(6).hex()}"
     directory, making = os.path.join("/dev/shm", name), os.path.join("/dev/shm", f".{name}")
     owner = -1
     try:
@@ -374,7 +373,7 @@ class BufferArena:
         self._limit = max(1, limit)
         self._waiter = waiter
         self._chunks: list[_Chunk] = []
-        self._prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._prefix = f"{os.getpid()}-{os.urandom(4).hex()}"
         self._made = 0
         self._waited = 0.0  # seconds waited for held chunks since the last one was made
         self._patient = True  # False: readers kept the chunks last made; make, don't wait
