@@ -6,7 +6,7 @@ Modules, one role each:
 * ``options``: the options every scenario reads.
 * ``measure``: ``Contender``, ``Timing``, interleaved rounds, medians, checked results.
 * ``results``: rows of figures, ratios and verdicts.
-* ``targets``: the targets the issues state, and how a row is judged.
+* ``targets``: the figures pypeln aims for, with their goals, and how a row is judged.
 * ``workloads``: the functions pipelines and peers run (importable by worker processes).
 * ``peers``: the same work done with Pool, ThreadPoolExecutor, mpire, asyncio and aiostream.
 * ``legacy`` and ``legacy_child``: the pypeln 0.4.9 release, in a virtualenv of its own.

@@ -2,7 +2,7 @@
 
 A scenario turns its ``Timing``s into ``Row``s: one figure per contender (elements/s,
 seconds, GB/s or MB), its ratio to the scenario's baseline, further named ratios to peers, and
-the verdict against the contender's target if the issues set one. The report writer and the
+the verdict against the contender's target if it has one. The report writer and the
 charts read only these.
 """
 

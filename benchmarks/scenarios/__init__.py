@@ -39,7 +39,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "io": ("I/O latency hiding", ("sleep", "task-sleep")),
     "payload": ("Large payloads against memcpy", ("payload",)),
     "memory": ("Memory under a fast producer and a slow consumer", ("memory",)),
-    "startup": ("Start-up and early-exit cost", ("process-latency", "process-latency-threads", "early-exit")),
+    "startup": (
+        "Start-up and early-exit cost",
+        ("process-latency", "process-latency-threads", "early-exit"),
+    ),
 }
 
 

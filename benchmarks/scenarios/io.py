@@ -56,7 +56,7 @@ def sleep(options: Options) -> ScenarioResult:
         title=f"sleep: {calls:,} x time.sleep({SLEEP_SECONDS}), workers={WORKERS}",
         baseline=ideal_name,
         ratio_meaning=f"wall time relative to the ideal {ideal:.3f} s ({calls:,} x "
-        f"{SLEEP_SECONDS} s / {WORKERS} workers); the last column compares with {EXECUTOR}",
+        f"{SLEEP_SECONDS} s / {WORKERS} workers); under the table, against {EXECUTOR}",
     )
     check = same_items(list(range(calls)))
     backends = [name for name in available_backends() if name in SLEEP_BACKENDS]

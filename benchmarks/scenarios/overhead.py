@@ -164,7 +164,7 @@ def trivial(options: Options) -> ScenarioResult:
         "every backend and peer",
         baseline=GENERATOR,
         ratio_meaning="elements/s relative to a plain generator chain of the same functions "
-        "in the same run; the last column compares a backend with its peers",
+        "in the same run; under the table, each backend against its peers",
     )
     if "process" in available_backends():
         result.notes.append(default_start_note())
@@ -261,7 +261,7 @@ def task_trivial(options: Options) -> ScenarioResult:
         "async def functions, workers=1, maxsize=0, consumed with list() from sync code",
         baseline=GENERATOR,
         ratio_meaning="elements/s relative to a plain generator chain of the plain functions, "
-        f"same n, same run; the last column compares with {ASYNC_GENERATORS}",
+        f"same n, same run; under the table, against {ASYNC_GENERATORS}",
     )
     if lacks_backend(result, "task"):
         return result

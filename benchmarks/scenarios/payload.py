@@ -107,9 +107,8 @@ def payload(options: Options) -> ScenarioResult:
         title="payload: map(identity) -> map(identity) on pl.process, workers=1, numpy.uint8 "
         "arrays of " + " and ".join(f"{mib} MiB" for mib in PAYLOAD_MIB),
         baseline=MEMCPY,
-        ratio_meaning="GB/s relative to np.copyto of the same arrays in the same run; the last "
-        f"column compares with the same pipeline under {PICKLED} and with two chained "
-        "Pool(1).imap",
+        ratio_meaning="GB/s relative to np.copyto of the same arrays in the same run; under the "
+        f"table, against the same pipeline under {PICKLED} and two chained Pool(1).imap",
     )
     if lacks_backend(result, "process"):
         return result

@@ -72,8 +72,8 @@ def process_latency(options: Options) -> ScenarioResult:
         title=f"process-latency: 1 item through map(x+1), workers={WORKERS}, start to finish",
         baseline=EXECUTOR,
         ratio_meaning=f"wall time relative to ProcessPoolExecutor({WORKERS}) "
-        f"(multiprocessing's default start method, {default_method} here), same run; the "
-        "last column compares with the executor of the same start method",
+        f"(multiprocessing's default start method, {default_method} here), same run; under "
+        "the table, against the executor of the same start method",
     )
     if lacks_backend(result, "process"):
         return result
