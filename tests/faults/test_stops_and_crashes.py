@@ -20,6 +20,7 @@ import pytest
 import pypeln as pl
 from tests.contract.test_teardown import STOPS, pipeline
 from tests.faults.test_failures import CASES, Case, async_identity
+from tests.leaks import run_processes
 from tests.runtime.test_process import (
     ExtraArguments,
     die_by_exit,
@@ -67,3 +68,14 @@ def test_sync_iteration_of_a_task_stage_inside_a_running_loop_leaves_nothing() -
         return list(pl.task.map(async_identity, range(50), workers=5, maxsize=1))
 
     assert sorted(asyncio.run(handler())) == list(range(50))
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_every_worker_is_gone_and_reaped_when_the_loop_is_left(method: str) -> None:
+    api = pl.process.using(method)
+    rounds = 3 if method == "spawn" else 30  # spawn takes ~0.1 s a worker
+    for round_ in range(rounds):
+        for _ in api.map(abs, range(10_000), workers=2, maxsize=2):
+            break
+        left = run_processes()  # zombies count: a process not reaped is still there
+        assert not left, f"round {round_}: {left}"
