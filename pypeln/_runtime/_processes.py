@@ -12,8 +12,22 @@ once. Closing the run writes the stop pipe, which wakes every wait of every work
 run ``on_done`` and exit. Any still running after ``STOP_GRACE`` (busy in user code) are
 killed, so every process of the run is gone within a second.
 
-Workers start by fork while the parent has a single thread and from pypeln's fork server
-once it has others (``_process_start``); none of them runs the user's main module.
+How a worker starts (``_process_start``): by fork while the parent has a single thread, else
+from pypeln's fork server (``_fork_server``), or as a fresh interpreter (spawn). None of them
+runs the user's main module: a forked worker inherits its ``WorkerSpec``; the others get it
+pickled (``_process_boot``), the stage's function by value (``ShippedStage``), descriptors
+passed beside it (``_fd_transfer``) and shared counters as a mapped file
+(``_shared_arrays``). A worker's errors come back with their traceback as frames
+(``_remote_traceback``).
+
+::
+
+    parent ─── pipes, stop pipe, shared counters ───────────────────► worker (fork)
+      │ request: spec + descriptors (socket)        fork()
+      └──────────────────────────────► fork server ───────────────► worker (forkserver)
+      ◄── status pipe: exit code once reaped ─────┘
+      │ exec: python -c boot, spec in a file, descriptors kept
+      └────────────────────────────────────────────────────────────► worker (spawn)
 """
 
 from __future__ import annotations
