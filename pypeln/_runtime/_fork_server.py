@@ -92,6 +92,9 @@ class ForkServerClient:
                 reply = receive_message(sock)
             except OSError:
                 reply = None
+            except BaseException:  # Ctrl-C mid-request: its reply could answer the next one
+                self.forget()
+                raise
             if reply is not None:
                 status, value = pickle.loads(reply[0])
                 if status == "error":
