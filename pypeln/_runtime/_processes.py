@@ -33,6 +33,7 @@ passed beside it (``_fd_transfer``) and shared counters as a mapped file
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util  # noqa: F401  (see _open_runs)
 import os
 import pickle
 import signal
@@ -92,7 +93,9 @@ class ProcessRuntime:
 
 
 #: Runs not closed yet: closed at interpreter exit, before multiprocessing joins their
-#: workers (which would otherwise wait forever for a consumer that is gone).
+#: workers (which would otherwise wait forever for a consumer that is gone). Exit handlers
+#: run last registered first: multiprocessing.util registers its handler when imported, so
+#: it is imported above, before this module registers its own.
 _open_runs: weakref.WeakSet[ProcessRun] = weakref.WeakSet()
 
 

@@ -302,13 +302,20 @@ def run_script(tmp_path: Any, code: str) -> Any:
     )
 
 
-def test_an_open_run_does_not_keep_the_interpreter_from_exiting(tmp_path: Any) -> None:
-    done = run_script(
+@pytest.mark.parametrize(
+    "threads", ["", "threading.Thread(target=threading.Event().wait, daemon=True).start()"]
+)
+def test_an_open_run_does_not_keep_the_interpreter_from_exiting(
+    tmp_path: Any, threads: str
+) -> None:
+    done = run_script(  # with another thread, the workers come from the fork server
         tmp_path,
+        "import threading\n"
         "import pypeln as pl\n"
-        "if __name__ == '__main__':\n"
-        "    it = iter(pl.process.map(abs, range(10**7), maxsize=2))\n"
-        "    print(next(it))\n",
+        f"{threads}\n"
+        "it = iter(pl.process.map(abs, range(10**7), maxsize=2))\n"
+        "print(next(it))\n"
+        "threading.Thread(target=lambda: None).start()\n",
     )
     assert done.returncode == 0 and done.stdout == "0\n", done.stderr
 
