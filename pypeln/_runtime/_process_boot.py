@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +113,8 @@ def fresh_interpreter(entry: str, *args: str) -> list[str]:
         f"import sys; sys.path[:] = sys.argv[{end}:]; del sys.argv[{end}:]; "
         f"from {module} import {function}; {function}()"
     )
+    import subprocess
+
     flags: Any = getattr(subprocess, "_args_from_interpreter_flags", None)  # -X dev, -W, -O
     options = list(flags()) if flags is not None else []
     return [sys.executable, *options, "-c", code, *args, *sys.path]

@@ -74,7 +74,9 @@ class ShippedStage:
     """
 
     def __init__(self, stage: Stage[Any]) -> None:
-        self.stage = dataclasses.replace(stage, upstreams=())
+        # Without its graph and its runtime, which workers never use: a worker started by
+        # the fork server then loads the worker loop only, not the parent's side.
+        self.stage = dataclasses.replace(stage, upstreams=(), runtime=None)  # type: ignore[arg-type]
         self._payload: bytes | None = None
 
     def payload(self) -> bytes:

@@ -24,7 +24,8 @@ import subprocess
 import sys
 from typing import Any, Protocol
 
-from ._fork_server import fork_server, read_exit_code
+from ._fork_server import read_exit_code
+from ._fork_server_client import fork_server
 from ._process_boot import encode_start, fresh_interpreter
 from ._shared_arrays import anonymous_file
 

@@ -53,7 +53,7 @@ from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
 from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
-from ._fork_server import modules_of
+from ._fork_server_client import modules_of
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
 from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, flags_array
 from ._process_child import WorkerSpec, worker_main

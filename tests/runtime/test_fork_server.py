@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 import pypeln as pl
-from pypeln._runtime._fork_server import fork_server, receive_message, send_message
+from pypeln._runtime._fork_server import receive_message, send_message
+from pypeln._runtime._fork_server_client import fork_server
 
 
 @pytest.fixture

@@ -1,0 +1,182 @@
+"""The parent's side of pypeln's fork server (``_fork_server``): one per process.
+
+The client starts the server on first use (or ahead of time, ``start_soon``), and again if
+it ended; asks it for one worker at a time; and tells it which modules a stage's function
+refers to (``modules_of``), so that the server loads them once for every later worker.
+A forked child drops its parent's client (it must start a server of its own); at exit the
+server is stopped after every run has closed.
+
+>>> modules_of(pickle.dumps(os.path.join))
+['posixpath']
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import pickletools
+import socket
+import subprocess
+import sys
+import threading
+from functools import lru_cache
+
+from ._fork_server import receive_message, send_message
+from ._process_boot import fresh_interpreter
+
+#: How long stopping waits for the server to exit before killing it.
+STOP_WAIT = 5.0
+
+
+class ForkServerClient:
+    """This process's fork server, started on first use and again if it ended."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._preloaded: set[str] = set()
+
+    def start_soon(self) -> None:
+        """Start the server now if it is not running, without waiting for it to be ready:
+        it loads pypeln's worker code while this process goes on."""
+        with self._lock:
+            self._running()
+
+    def spawn(self, body: bytes, fds: list[int], modules: list[str]) -> tuple[int, int]:
+        """Start a worker running ``body`` with ``fds``; its pid and its status pipe."""
+        status_r, status_w = os.pipe()
+        try:
+            with self._lock:
+                pid = self._request(body, [status_w, *fds], modules)
+        except BaseException:
+            os.close(status_r)
+            raise
+        finally:
+            os.close(status_w)
+        return pid, status_r
+
+    def _request(self, body: bytes, fds: list[int], modules: list[str]) -> int:
+        for attempt in (1, 2):  # a server that ended meanwhile is started again, once
+            sock = self._running()
+            wanted = [name for name in modules if name not in self._preloaded]
+            try:
+                send_message(sock, pickle.dumps((wanted, body)), fds)
+                reply = receive_message(sock)
+            except OSError:
+                reply = None
+            except BaseException:  # Ctrl-C mid-request: its reply could answer the next one
+                self.forget()
+                raise
+            if reply is not None:
+                status, value = pickle.loads(reply[0])
+                if status == "error":
+                    raise OSError(value)
+                self._preloaded.update(wanted)
+                pid: int = value
+                return pid
+            self.forget()
+            if attempt == 2:
+                raise RuntimeError("pl.process: the fork server ended while starting a worker")
+        raise AssertionError("unreachable")
+
+    def _running(self) -> socket.socket:
+        if self._socket is not None and self._process is not None:
+            if self._process.poll() is None:
+                return self._socket
+            self.forget()
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                fresh_interpreter("pypeln._runtime._fork_server:serve", str(theirs.fileno())),
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # terminal signals (Ctrl-C) are the parent's
+            )
+        except OSError as error:
+            ours.close()
+            raise RuntimeError(
+                f"pl.process could not start its fork server with {sys.executable!r}: {error}"
+            ) from error
+        finally:
+            theirs.close()
+        self._socket = ours
+        return ours
+
+    def stop(self) -> None:
+        """End the server: it exits once its socket closes (workers still running go on)."""
+        with self._lock:
+            process = self._process
+            self.forget()
+        if process is not None:
+            try:
+                process.wait(timeout=STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def forget(self) -> None:
+        """Drop a server that ended (reaped if it has; the next request starts another)."""
+        if self._socket is not None:
+            self._socket.close()
+        if self._process is not None:
+            self._process.poll()
+        self._socket = self._process = None
+        self._preloaded = set()
+
+
+_client: ForkServerClient | None = None
+_client_lock = threading.Lock()
+
+
+def fork_server() -> ForkServerClient:
+    """This process's fork server client."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = ForkServerClient()
+        return _client
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not share its parent's server: it starts its own if it needs one.
+    The inherited client is kept alive here (never collected: its process is not ours)."""
+    global _client
+    if _client is not None:
+        _abandoned.append(_client)
+        if _client._socket is not None:
+            _client._socket.close()
+    _client = None
+
+
+_abandoned: list[ForkServerClient] = []
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+@atexit.register  # registered before any run's: it runs after they have all closed
+def _stop_at_exit() -> None:
+    if _client is not None:
+        _client.stop()
+
+
+@lru_cache(maxsize=64)
+def modules_of(payload: bytes) -> list[str]:
+    """The modules that loading ``payload`` imports, of those this process has loaded.
+
+    A pickle names a module as the string before a global's name (or in cloudpickle's
+    ``subimport("module")``), so every string that names a loaded module counts. Reading a
+    pickle op by op is slow in Python: past ``SCAN_LIMIT`` bytes the workers import alone.
+    """
+    if len(payload) > SCAN_LIMIT:
+        return []
+    names: list[str] = []
+    for opcode, argument, _ in pickletools.genops(payload):
+        if isinstance(argument, str):
+            names.append(argument.partition(" ")[0] if opcode.name == "GLOBAL" else argument)
+    found = [name for name in dict.fromkeys(names) if name in sys.modules]
+    return [name for name in found if name not in ("__main__", "builtins")]
+
+
+#: The largest stage payload ``modules_of`` reads (a few milliseconds at most).
+SCAN_LIMIT = 256 * 1024
