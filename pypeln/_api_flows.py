@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar, overload
 from ._kernels import Index
 from ._pipe import IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
 from ._runtime._contract import Runtime
-from ._stage import RunIterator, Stage
+from ._stage import RunIterator, Stage, source_name
 from ._validation import check_bool, check_maxsize, check_source, check_sources
 
 T = TypeVar("T")
@@ -131,7 +131,7 @@ class Flows:
         check_bool("to_iterable", "return_index", return_index)
 
         def build(source: Iterable[Any]) -> RunIterator[Any]:
-            own = self._own(check_source("to_iterable", "stage", source))
+            own = self._own(check_source("to_iterable", "stage", source), "to_iterable")
             return RunIterator(own, maxsize=maxsize, return_index=return_index)
 
         if stage is None:
@@ -155,12 +155,15 @@ class Flows:
         if not stages:
             raise TypeError("run(): pass at least one stage to run")
         upstreams = check_sources("run", "stages", list(stages))
-        merged = upstreams[0] if len(upstreams) == 1 else self.concat(list(upstreams))
-        for _ in self.to_iterable(merged, maxsize):
+        if len(upstreams) == 1:
+            merged = self._own(upstreams[0], "run")
+        else:  # a concat the user did not write: its sources are named as passed to run
+            merged = Stage("concat", self.runtime, upstreams, label="run")
+        for _ in RunIterator(merged, maxsize=maxsize, return_index=False):
             pass
 
-    def _own(self, source: Iterable[Any]) -> Stage[Any]:
-        """``source`` as a stage of this backend (a plain iterable becomes ``from_iterable``)."""
+    def _own(self, source: Iterable[Any], api: str) -> Stage[Any]:
+        """``source`` as a stage of this backend (else a source read for ``api``)."""
         if isinstance(source, Stage) and source.runtime is self.runtime:
             return source
-        return Stage("from_iterable", self.runtime, (source,))
+        return Stage("from_iterable", self.runtime, (source,), label=source_name(source, api))

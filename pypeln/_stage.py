@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from ._errors import SourceLabel
 from ._stats import RunStatistics
 
 if TYPE_CHECKING:
@@ -43,10 +44,16 @@ class Stage(Generic[T_co]):
     timeout: float = 0.0
     on_start: Callable[..., Any] | None = None
     on_done: Callable[..., Any] | None = None
+    #: The name of a stage the user did not write (a source read for ``to_iterable``).
+    label: str | None = None
 
     @property
     def name(self) -> str:
         """How errors and statistics call this stage, e.g. ``map(parse)``."""
+        if self.label is not None:
+            return self.label
+        if self.kind == "from_iterable" and self.upstreams:
+            return source_name(self.upstreams[0], None)
         if self.f is None:
             return self.kind
         qualname = getattr(self.f, "__qualname__", type(self.f).__name__)
@@ -69,6 +76,24 @@ class Stage(Generic[T_co]):
 
     def __repr__(self) -> str:
         return f"<{self.runtime.name} stage {self.name} workers={self.workers}>"
+
+
+def source_name(source: object, reader: str | None) -> str:
+    """How errors and stall reports call ``source``, read by the stage named ``reader``
+    (None: by a ``from_iterable`` the user wrote).
+
+    A stage of another backend is named as itself (it labels its own errors); a plain
+    iterable is described as what the user passed.
+
+    >>> source_name((x for x in ""), "map(parse)"), source_name([], None)
+    ('the iterable passed to map(parse) (generator)', 'from_iterable(list)')
+    """
+    if isinstance(source, Stage):
+        return SourceLabel(f"{source.runtime.name} stage {source.name}", passes_through=True)
+    kind = type(source).__name__
+    if reader is None:
+        return f"from_iterable({kind})"
+    return SourceLabel(f"the iterable passed to {reader} ({kind})")
 
 
 def run_items(
@@ -98,12 +123,12 @@ async def arun_items(
         await elements.aclose()
 
 
-def read_by_task(source: object) -> Stage[Any]:
+def read_by_task(source: object, label: str | None = None) -> Stage[Any]:
     """A ``task`` stage reading ``source``: how an async iterable reaches a sync runtime, and
     a stage of a backend without async workers reaches ``async for``."""
     from .task import runtime as task_runtime
 
-    return Stage("from_iterable", task_runtime, (source,))  # type: ignore[arg-type]
+    return Stage("from_iterable", task_runtime, (source,), label=label)  # type: ignore[arg-type]
 
 
 async def _collect(stage: Stage[T]) -> list[T]:

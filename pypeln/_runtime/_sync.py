@@ -70,7 +70,7 @@ class _SyncRun:
             return outside
         if obj.kind == "from_iterable":
             return self.elements(obj.upstreams[0], obj.name)
-        streams = [self.elements(up, source_name(up)) for up in obj.upstreams]
+        streams = [self.elements(up, source_name(up, obj.name)) for up in obj.upstreams]
         inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
         counters = self.stats.worker(obj.name)
         session = WorkerSession(obj, None, ActiveWorkers(1), counters, ElapsedDeadline)

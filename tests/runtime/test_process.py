@@ -86,7 +86,9 @@ def test_result_that_cannot_be_pickled_names_stage_and_index() -> None:
 
 
 def test_item_that_cannot_be_pickled_names_source_and_index() -> None:
-    with pytest.raises(pl.SerializationError, match=r"from_iterable\(list\).*index \(1,\)"):
+    with pytest.raises(
+        pl.SerializationError, match=r"the iterable passed to map\(str\) \(list\).*index \(1,\)"
+    ):
         list(pl.process.map(str, [1, threading.Lock(), 3]))
 
 
