@@ -21,6 +21,7 @@ from ._errors import (
 )
 from ._hooks import StageStatus, WorkerInfo
 from ._kernels import Index
+from ._one_shot import OneShotSourceWarning
 from ._runtime._stall import StallWarning
 from ._stage import RunIterator, Stage
 
@@ -29,6 +30,7 @@ __version__ = "0.5.0.dev0"
 __all__ = [
     "Index",
     "MissingInjectionError",
+    "OneShotSourceWarning",
     "PypelnError",
     "RemoteError",
     "RunIterator",

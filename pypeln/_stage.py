@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._errors import SourceLabel
+from ._one_shot import is_one_shot, note_reads
 from ._stats import RunStatistics
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def run_items(
     stage: Stage[Any], *, maxsize: int, return_index: bool, stats: RunStatistics
 ) -> Generator[Any, None, None]:
     """Run ``stage``; yield its items (or ``(index, item)`` pairs). ``close()`` stops the run."""
+    note_one_shot_reads(stage)
     elements = stage.runtime.iterate(stage, maxsize, stats)
     try:
         yield from (elements if return_index else map(itemgetter(1), elements))
@@ -112,6 +114,7 @@ async def arun_items(
 ) -> AsyncGenerator[Any, None]:
     """``run_items`` in the running loop. A stage of a backend without async workers runs
     beside the loop, read by a ``task`` stage."""
+    note_one_shot_reads(stage)
     if not hasattr(stage.runtime, "aiterate"):
         stage = read_by_task(stage)
     aiterate: Callable[..., AsyncGenerator[Any, None]] = stage.runtime.aiterate  # type: ignore[attr-defined]
@@ -121,6 +124,22 @@ async def arun_items(
             yield element if return_index else element[1]
     finally:
         await elements.aclose()
+
+
+def note_one_shot_reads(stage: Stage[Any]) -> None:
+    """A run of ``stage`` starts: warn about each one-shot source an earlier run read."""
+    seen: set[int] = set()
+    pending = [stage]
+    while pending:
+        reader = pending.pop()
+        for upstream in reader.upstreams:
+            if id(upstream) in seen:
+                continue
+            seen.add(id(upstream))
+            if isinstance(upstream, Stage):
+                pending.append(upstream)
+            elif is_one_shot(upstream):
+                note_reads(reader, upstream, stacklevel=3)  # the frame that started the run
 
 
 def read_by_task(source: object, label: str | None = None) -> Stage[Any]:
