@@ -15,7 +15,17 @@ from hypothesis import settings
 import pypeln as pl
 from tests.shared import Shared
 
-CONTRACT_MODULES = ["bad_input", "concurrency", "errors", "hooks", "results", "teardown", "timeout"]
+CONTRACT_MODULES = [
+    "bad_input",
+    "compat",
+    "concurrency",
+    "errors",
+    "hooks",
+    "results",
+    "runs",
+    "teardown",
+    "timeout",
+]
 
 # `HYPOTHESIS_PROFILE=stress make test` runs every law on many more examples.
 settings.register_profile("default", max_examples=60)
@@ -55,6 +65,7 @@ def namespace_of(name: str) -> Any:
         api = pl.process.using(name.partition("-")[2])
         public = {attribute: getattr(api, attribute, None) for attribute in pl.process.__all__}
         public.update(Namespace=pl.process.Namespace, Stage=pl.Stage, RunIterator=pl.RunIterator)
+        public.update(WorkerInfo=pl.WorkerInfo)
         return SimpleNamespace(**public)
     module: ModuleType = getattr(pl, name)
     return module
