@@ -13,6 +13,7 @@ stage with ``using(start_method=...)``.
 """
 
 from ._api import Api
+from ._hooks import WorkerInfo
 from ._process_namespace import Namespace
 from ._runtime._processes import ProcessRuntime, set_start_method
 from ._stage import RunIterator, Stage
@@ -28,6 +29,7 @@ concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
+to_async_iterable = _api.to_async_iterable
 run = _api.run
 
 
@@ -46,6 +48,7 @@ __all__ = [
     "Namespace",
     "RunIterator",
     "Stage",
+    "WorkerInfo",
     "concat",
     "each",
     "filter",
@@ -56,6 +59,7 @@ __all__ = [
     "run",
     "runtime",
     "set_start_method",
+    "to_async_iterable",
     "to_iterable",
     "using",
 ]
