@@ -24,6 +24,7 @@ from ._validation import (
     check_function,
     check_hook,
     check_maxsize,
+    check_plain_function,
     check_source,
     check_timeout,
     check_workers,
@@ -343,6 +344,9 @@ class Transforms(Flows):
             "on_start": check_hook(kind, "on_start", on_start),
             "on_done": check_hook(kind, "on_done", on_done),
         }
+        if not awaits:  # elsewhere an async function's calls would only make coroutines
+            for name, fn in (("f", f), ("on_start", on_start), ("on_done", on_done)):
+                check_plain_function(kind, name, fn, self.runtime.name)
         check_injections(kind, f, on_start, on_done)
 
         def build(source: Source) -> Stage[Any]:
