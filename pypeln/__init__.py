@@ -35,6 +35,7 @@ _WHERE = {
     "StageStatus": "._hooks",
     "WorkerInfo": "._hooks",
     "Index": "._kernels",
+    "OneShotSourceWarning": "._one_shot",
     "StallWarning": "._runtime._stall",
     "RunIterator": "._stage",
     "Stage": "._stage",
@@ -44,6 +45,7 @@ _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync"}
 __all__ = [
     "Index",
     "MissingInjectionError",
+    "OneShotSourceWarning",
     "PypelnError",
     "RemoteError",
     "RunIterator",
@@ -94,5 +96,6 @@ if TYPE_CHECKING:
     )
     from ._hooks import StageStatus, WorkerInfo
     from ._kernels import Index
+    from ._one_shot import OneShotSourceWarning
     from ._runtime._stall import StallWarning
     from ._stage import RunIterator, Stage

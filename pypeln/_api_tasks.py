@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from typing_extensions import Unpack
-
-from ._api import Api, StageOptions
+from ._api import Api
 from ._api_transforms import Hook
 from ._pipe import Pipe
 from ._stage import Stage
@@ -32,7 +30,14 @@ class TaskApi(Api):
 
     @overload  # type: ignore[override]
     def map(
-        self, f: Callable[..., Awaitable[R]], stage: None = None, /, **options: Unpack[StageOptions]
+        self,
+        f: Callable[..., Awaitable[R]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -40,13 +45,23 @@ class TaskApi(Api):
         self,
         f: Callable[..., Awaitable[R]],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     @overload
     def map(
-        self, f: Callable[..., R], stage: None = None, /, **options: Unpack[StageOptions]
+        self,
+        f: Callable[..., R],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -54,39 +69,35 @@ class TaskApi(Api):
         self,
         f: Callable[..., R],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     def map(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
     ) -> Stage[Any] | Pipe[Any]:
-        return super().map(
-            f,
-            stage,
-            workers=workers,
-            maxsize=maxsize,
-            timeout=timeout,
-            on_start=on_start,
-            on_done=on_done,
-        )
+        return super().map(f, stage, workers, maxsize, timeout, on_start, on_done)
 
     @overload
     def flat_map(
         self,
         f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
         stage: None = None,
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -94,13 +105,23 @@ class TaskApi(Api):
         self,
         f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     @overload
     def flat_map(
-        self, f: Callable[..., Iterable[R]], stage: None = None, /, **options: Unpack[StageOptions]
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -108,31 +129,24 @@ class TaskApi(Api):
         self,
         f: Callable[..., Iterable[R]],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
     ) -> Stage[Any] | Pipe[Any]:
-        return super().flat_map(
-            f,
-            stage,
-            workers=workers,
-            maxsize=maxsize,
-            timeout=timeout,
-            on_start=on_start,
-            on_done=on_done,
-        )
+        return super().flat_map(f, stage, workers, maxsize, timeout, on_start, on_done)
 
     map.__doc__ = Api.map.__doc__
     flat_map.__doc__ = Api.flat_map.__doc__

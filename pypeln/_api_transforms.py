@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
-from typing_extensions import Unpack
-
 from ._api_flows import Flows
 from ._async_kernels import is_async_callable
 from ._hooks import check_injections
@@ -26,6 +24,7 @@ from ._validation import (
     check_function,
     check_hook,
     check_maxsize,
+    check_plain_function,
     check_source,
     check_timeout,
     check_workers,
@@ -47,7 +46,10 @@ class StageOptions(TypedDict, total=False):
 
 
 class Transforms(Flows):
-    """``map``, ``flat_map``, ``filter`` and ``each`` of one backend, on top of ``Flows``."""
+    """``map``, ``flat_map``, ``filter`` and ``each`` of one backend, on top of ``Flows``.
+
+    Their parameters are pypeln 0.4's, in its order: ``map(f, xs, 4)`` passes ``workers``.
+    """
 
     # -- map ---------------------------------------------------------------------------------
 
@@ -56,8 +58,11 @@ class Transforms(Flows):
         self,
         f: Callable[..., R],
         stage: None = None,
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -65,16 +70,17 @@ class Transforms(Flows):
         self,
         f: Callable[..., R],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     def map(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
@@ -90,7 +96,7 @@ class Transforms(Flows):
 
         Args:
             f: the function applied to each item.
-            stage: a stage or any iterable; omitted for the partial form.
+            stage: a stage or any iterable; omitted (or None) for the partial form.
             workers: how many calls run at once (>= 1).
             maxsize: bound of the stage's input queue (0: unbounded).
             timeout: seconds one call may take (0: no limit); an item whose call runs over
@@ -113,8 +119,11 @@ class Transforms(Flows):
         self,
         f: Callable[..., Iterable[R]],
         stage: None = None,
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -122,16 +131,17 @@ class Transforms(Flows):
         self,
         f: Callable[..., Iterable[R]],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
@@ -157,8 +167,11 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: None = None,
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> SameTypePipe: ...
 
     @overload
@@ -166,16 +179,17 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: Iterable[T] | AsyncIterable[T],
-        /,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
     ) -> Stage[T]: ...
 
     def filter(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
@@ -198,10 +212,12 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: None = None,
-        /,
-        *,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
         run: Literal[False] = False,
-        **options: Unpack[StageOptions],
     ) -> Pipe[Any]: ...
 
     @overload
@@ -209,10 +225,13 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: None = None,
-        /,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
         *,
         run: Literal[True],
-        **options: Unpack[StageOptions],
     ) -> RunPipe: ...
 
     @overload
@@ -220,10 +239,12 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        *,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
         run: Literal[False] = False,
-        **options: Unpack[StageOptions],
     ) -> Stage[Any]: ...
 
     @overload
@@ -231,10 +252,13 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
         *,
         run: Literal[True],
-        **options: Unpack[StageOptions],
     ) -> None: ...
 
     @overload
@@ -242,18 +266,18 @@ class Transforms(Flows):
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
-        /,
-        *,
-        run: bool,
-        **options: Unpack[StageOptions],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: bool = False,
     ) -> Stage[Any] | None: ...
 
     def each(
         self,
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
-        /,
-        *,
         workers: int = 1,
         maxsize: int = 0,
         timeout: float = 0,
@@ -310,7 +334,9 @@ class Transforms(Flows):
     ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
-        unlimited = is_async_callable(f) if getattr(self.runtime, "unlimited_workers", 0) else None
+        # The task runtime awaits async functions (and lets workers=0 start calls without limit).
+        awaits = bool(getattr(self.runtime, "unlimited_workers", False))
+        unlimited = is_async_callable(f) if awaits else None
         options = {
             "workers": check_workers(kind, workers, unlimited=unlimited),
             "maxsize": check_maxsize(kind, maxsize),
@@ -318,6 +344,9 @@ class Transforms(Flows):
             "on_start": check_hook(kind, "on_start", on_start),
             "on_done": check_hook(kind, "on_done", on_done),
         }
+        if not awaits:  # elsewhere an async function's calls would only make coroutines
+            for name, fn in (("f", f), ("on_start", on_start), ("on_done", on_done)):
+                check_plain_function(kind, name, fn, self.runtime.name)
         check_injections(kind, f, on_start, on_done)
 
         def build(source: Source) -> Stage[Any]:

@@ -12,7 +12,7 @@ element is skipped and counted.
 ...     return {"k": 3}
 >>> async def times(x, k):
 ...     return x * k
->>> stage = pl.sync.map(times, [1], on_start=start)
+>>> stage = pl.task.map(times, [1], on_start=start)
 >>> async def main():
 ...     session = AsyncWorkerSession(stage, 0, ActiveWorkers(1), WorkerCounters(), AsyncDeadline)
 ...     call = await session.aopen()

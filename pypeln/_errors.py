@@ -44,12 +44,41 @@ def mark_element(error: BaseException, index: object, value: object) -> None:
         _set(error, _ELEMENT_ATTR, (index, _short_repr.repr(value)))
 
 
+class SourceLabel(str):
+    """What errors and stall reports call a source the user did not write as a stage.
+
+    It is a description ("the iterable passed to map(parse) (generator)"), written as it is
+    in a note. A stage of another backend read as a source labels its own errors, so with
+    ``passes_through`` its errors get no note from the run reading it.
+
+    >>> error = KeyError("k")
+    >>> mark_stage(error, SourceLabel("the iterable passed to map(f) (generator)"), None)
+    >>> error.__notes__
+    ['pypeln: the iterable passed to map(f) (generator) failed']
+    """
+
+    passes_through: bool
+
+    def __new__(cls, text: str, *, passes_through: bool = False) -> SourceLabel:
+        label = super().__new__(cls, text)
+        label.passes_through = passes_through
+        return label
+
+
 def mark_stage(error: BaseException, stage: str, worker: int | None) -> None:
-    """Attach the note naming stage, worker and element, once per exception."""
+    """Attach the note naming stage, worker and element, once per exception.
+
+    ``stage`` is a stage's name, or a ``SourceLabel`` describing a source.
+    """
     if getattr(error, _LOCATED_ATTR, False):
         return
     _set(error, _LOCATED_ATTR, True)
-    where = f"pypeln: stage {stage!r}" + ("" if worker is None else f" (worker {worker})")
+    if isinstance(stage, SourceLabel):
+        if stage.passes_through:  # labelled (or named in its message) by its own stage
+            return
+        where = f"pypeln: {stage}"
+    else:
+        where = f"pypeln: stage {stage!r}" + ("" if worker is None else f" (worker {worker})")
     element = getattr(error, _ELEMENT_ATTR, None)
     if element is None:
         add_note(error, f"{where} failed")

@@ -30,12 +30,14 @@ IN_ON_DONE = frozenset({"worker_info", "stage_status"})
 class WorkerInfo:
     """Passed as ``worker_info``: which worker of which stage is running.
 
+    Every backend namespace exports it too (``pl.thread.WorkerInfo``), as pypeln 0.4 did.
+
     >>> WorkerInfo(index=2, stage="map(f)").index
     2
     """
 
     index: int
-    stage: str
+    stage: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ stage of another backend) becomes a one-worker source node.
 >>> import pypeln as pl
 >>> stage = pl.thread.map(str, pl.thread.filter(bool, range(3), workers=2), workers=3)
 >>> plan = compile_plan(stage, stage.runtime, maxsize=0)
->>> [(node.name, node.workers, node.inbox, node.outboxes) for node in plan.nodes]
-[('from_iterable(range)', 1, None, [0]), ('filter(bool)', 2, 0, [1]), ('map(str)', 3, 1, [2])]
+>>> [node.name for node in plan.nodes]
+['the iterable passed to filter(bool) (range)', 'filter(bool)', 'map(str)']
+>>> [(node.workers, node.inbox, node.outboxes) for node in plan.nodes]
+[(1, None, [0]), (2, 0, [1]), (3, 1, [2])]
 >>> [(c.producers, c.readers) for c in plan.channels]
 [(1, 2), (2, 3), (3, 1)]
 """
@@ -74,10 +76,10 @@ class _Builder:
         self.channels: list[ChannelSpec] = []
         self._seen: dict[int, Node] = {}
 
-    def visit(self, obj: Iterable[Any]) -> Node:
+    def visit(self, obj: Iterable[Any], reader: str | None = None) -> Node:
         node = self._seen.get(id(obj))
         if node is None:
-            node = self._node(obj)
+            node = self._node(obj, reader)
             self._seen[id(obj)] = node
             self.nodes.append(node)
         return node
@@ -93,12 +95,12 @@ class _Builder:
             spec.maxsize = producer.maxsize
         producer.outboxes.append(channel)
 
-    def _node(self, obj: Iterable[Any]) -> Node:
+    def _node(self, obj: Iterable[Any], reader: str | None) -> Node:
         if not isinstance(obj, Stage) or obj.runtime is not self.runtime:
-            return Node(name=source_name(obj), workers=1, source=obj)
+            return Node(name=source_name(obj, reader), workers=1, source=obj)
         if obj.kind == "from_iterable":
             return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
-        upstream_nodes = [self.visit(upstream) for upstream in obj.upstreams]
+        upstream_nodes = [self.visit(upstream, obj.name) for upstream in obj.upstreams]
         workers = obj.workers or 1  # workers=0 (no limit, task): one worker starts the calls
         inbox = self.channel(obj.maxsize, readers=workers)
         for upstream in upstream_nodes:

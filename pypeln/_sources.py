@@ -3,7 +3,7 @@
 A plain iterable is numbered from 0; a stage of another backend is run by its own runtime and
 keeps its indices, which is how backends mix in one pipeline and ``ordered`` still works.
 
->>> list(elements_of(["a", "b"], "from_iterable", None))
+>>> list(elements_of(["a", "b"], "from_iterable(list)", None))
 [((0,), 'a'), ((1,), 'b')]
 """
 
@@ -15,8 +15,10 @@ from typing import Any
 
 from ._errors import mark_stage
 from ._kernels import Element
-from ._stage import Stage, read_by_task
+from ._stage import Stage, read_by_task, source_name
 from ._stats import RunStatistics
+
+__all__ = ["elements_of", "source_name"]
 
 
 def elements_of(
@@ -24,21 +26,19 @@ def elements_of(
 ) -> Iterator[Element]:
     """The elements of ``source``; a failure of the iterable itself is labelled ``name``.
 
-    ``labelled=False`` leaves labelling to the caller, which saves a generator step per
-    element where the caller catches every error anyway (a source worker).
+    ``name`` is what ``source_name`` gives: a stage of another backend labels its own
+    errors, and they pass through. ``labelled=False`` leaves labelling to the caller, which
+    saves a generator step per element where the caller catches every error anyway (a
+    source worker).
     """
-    if not isinstance(source, (Iterable, Stage)):  # an async iterable
-        source = read_by_task(source)
+    if not isinstance(source, (Iterable, Stage)):  # an async iterable: a task run reads it
+        source = read_by_task(source, name)
     if isinstance(source, Stage):
-        return source.runtime.iterate(source, 0, stats or RunStatistics())
-    # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
-    numbered = zip(zip(count()), source)  # noqa: B905 - count() never ends
-    return _labelled(numbered, name) if labelled else numbered
-
-
-def source_name(source: Iterable[Any]) -> str:
-    """How errors call a plain iterable used as a source."""
-    return f"from_iterable({type(source).__name__})"
+        elements = source.runtime.iterate(source, 0, stats or RunStatistics())
+    else:
+        # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
+        elements = zip(zip(count()), source)  # noqa: B905 - count() never ends
+    return _labelled(elements, name) if labelled else elements
 
 
 def _labelled(elements: Iterator[Element], name: str) -> Iterator[Element]:

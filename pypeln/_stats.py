@@ -12,7 +12,10 @@ Each worker owns its counters (no lock on the hot path); readers add them up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ._stopping import StopRequest
 
 
 class Counters(Protocol):
@@ -35,6 +38,9 @@ class RunStatistics:
 
     def __init__(self) -> None:
         self._workers: list[tuple[str, Counters]] = []
+        #: How another thread stops the run (``RunIterator.close()``); None where nothing can
+        #: (a stage iterated directly). Every run of the pipeline attaches its stop to it.
+        self.stop: StopRequest | None = None
 
     def worker(self, stage: str) -> WorkerCounters:
         """New counters for one worker of ``stage`` (list.append is atomic across threads)."""

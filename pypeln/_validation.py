@@ -8,9 +8,13 @@ ValueError: map(): workers must be an int >= 1, got 0
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import AsyncIterable, Callable, Iterable
+from functools import partial
 from typing import Any
+
+from ._async_kernels import is_async_callable
 
 
 def check_function(api: str, name: str, value: object) -> Callable[..., Any]:
@@ -27,6 +31,29 @@ def check_hook(api: str, name: str, value: object) -> Callable[..., Any] | None:
     if not callable(value):
         raise TypeError(f"{api}(): {name} must be callable or None, got {_describe(value)}")
     return value
+
+
+def check_plain_function(api: str, name: str, value: object, backend: str) -> None:
+    """On a backend that does not await, ``value`` (None or a callable) must not be async.
+
+    >>> async def fetch(url): ...
+    >>> check_plain_function("map", "f", fetch, "thread")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: map(): f must be a plain function on pl.thread, got async function fetch: ...
+    """
+    if value is None or not is_async_callable(value):
+        return
+    target: Any = value
+    while isinstance(target, partial):
+        target = target.func
+    kind = "async generator function" if inspect.isasyncgenfunction(target) else "async function"
+    label = getattr(target, "__qualname__", type(target).__name__).rpartition("<locals>.")[2]
+    raise TypeError(
+        f"{api}(): {name} must be a plain function on pl.{backend}, got {kind} {label}: "
+        f"pl.{backend} would not await it (each call would only make a coroutine); "
+        f"pl.task.{api} awaits it"
+    )
 
 
 def check_workers(api: str, value: object, *, unlimited: bool | None = None) -> int:

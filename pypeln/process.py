@@ -22,6 +22,7 @@ from ._runtime._process_start import set_start_method, warm_up  # noqa: E402
 warm_up(None)
 
 from ._api import Api  # noqa: E402
+from ._hooks import WorkerInfo  # noqa: E402
 from ._process_namespace import Namespace  # noqa: E402
 from ._runtime._processes import ProcessRuntime  # noqa: E402
 from ._stage import RunIterator, Stage  # noqa: E402
@@ -37,6 +38,7 @@ concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
+to_async_iterable = _api.to_async_iterable
 run = _api.run
 
 
@@ -57,6 +59,7 @@ __all__ = [
     "Namespace",
     "RunIterator",
     "Stage",
+    "WorkerInfo",
     "concat",
     "each",
     "filter",
@@ -67,6 +70,7 @@ __all__ = [
     "run",
     "runtime",
     "set_start_method",
+    "to_async_iterable",
     "to_iterable",
     "using",
 ]

@@ -8,6 +8,7 @@ the backend to debug a pipeline with.
 """
 
 from ._api import Api
+from ._hooks import WorkerInfo
 from ._namespace import Namespace
 from ._runtime._sync import SyncRuntime
 from ._stage import RunIterator, Stage
@@ -23,12 +24,14 @@ concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
+to_async_iterable = _api.to_async_iterable
 run = _api.run
 
 __all__ = [
     "Namespace",
     "RunIterator",
     "Stage",
+    "WorkerInfo",
     "concat",
     "each",
     "filter",
@@ -38,5 +41,6 @@ __all__ = [
     "ordered",
     "run",
     "runtime",
+    "to_async_iterable",
     "to_iterable",
 ]

@@ -20,6 +20,7 @@ loop of its own), or with ``async for`` and ``await`` in async code (in the call
 """
 
 from ._api_tasks import TaskApi
+from ._hooks import WorkerInfo
 from ._namespace import Namespace
 from ._runtime._tasks import TaskRuntime
 from ._stage import RunIterator, Stage
@@ -35,6 +36,7 @@ concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
+to_async_iterable = _api.to_async_iterable
 run = _api.run
 
 
@@ -56,6 +58,7 @@ __all__ = [
     "Namespace",
     "RunIterator",
     "Stage",
+    "WorkerInfo",
     "concat",
     "each",
     "filter",
@@ -65,6 +68,7 @@ __all__ = [
     "ordered",
     "run",
     "runtime",
+    "to_async_iterable",
     "to_iterable",
     "using",
 ]

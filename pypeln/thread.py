@@ -7,6 +7,7 @@ and for C code that releases the GIL. Alias: ``pl.th``.
 """
 
 from ._api import Api
+from ._hooks import WorkerInfo
 from ._namespace import Namespace
 from ._runtime._threads import ThreadRuntime
 from ._stage import RunIterator, Stage
@@ -22,12 +23,14 @@ concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
+to_async_iterable = _api.to_async_iterable
 run = _api.run
 
 __all__ = [
     "Namespace",
     "RunIterator",
     "Stage",
+    "WorkerInfo",
     "concat",
     "each",
     "filter",
@@ -37,5 +40,6 @@ __all__ = [
     "ordered",
     "run",
     "runtime",
+    "to_async_iterable",
     "to_iterable",
 ]

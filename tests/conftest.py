@@ -35,6 +35,7 @@ def namespace_of(name: str) -> Any:
         api = pl.process.using(name.partition("-")[2])
         public = {attribute: getattr(api, attribute, None) for attribute in pl.process.__all__}
         public.update(Namespace=pl.process.Namespace, Stage=pl.Stage, RunIterator=pl.RunIterator)
+        public.update(WorkerInfo=pl.WorkerInfo)
         return SimpleNamespace(**public)
     module: ModuleType = getattr(pl, name)
     return module

@@ -22,10 +22,12 @@ PUBLIC = {
     "ordered",
     "from_iterable",
     "to_iterable",
+    "to_async_iterable",
     "run",
     "Namespace",
     "Stage",
     "RunIterator",
+    "WorkerInfo",
     "runtime",
 }
 
@@ -51,7 +53,6 @@ def test_same_signature_and_docstring_everywhere(name: str) -> None:
 def test_the_issue_signatures() -> None:
     assert str(inspect.signature(pl.thread.map)) == (
         "(f: 'Callable[..., Any]', stage: 'Iterable[Any] | AsyncIterable[Any] | None' = None, "
-        "/, *, "
         "workers: 'int' = 1, maxsize: 'int' = 0, timeout: 'float' = 0, "
         "on_start: 'Hook | None' = None, on_done: 'Hook | None' = None) "
         "-> 'Stage[Any] | Pipe[Any]'"
@@ -71,3 +72,6 @@ def test_package_surface() -> None:
     assert pl.pr is pl.process
     assert pl.Stage is pl.thread.Stage is pl.sync.Stage is pl.process.Stage
     assert issubclass(pl.WorkerCrashedError, pl.PypelnError)
+    assert pl.thread.WorkerInfo is pl.WorkerInfo is pl.sync.WorkerInfo is pl.process.WorkerInfo
+    assert pl.task.WorkerInfo(3).index == 3  # pypeln 0.4 built it from the index alone
+    assert issubclass(pl.OneShotSourceWarning, RuntimeWarning)

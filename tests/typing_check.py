@@ -46,6 +46,37 @@ def check_pipes() -> None:
     assert_type([1] | pl.thread.to_iterable(return_index=True), RunIterator[tuple[Index, int]])
 
 
+def check_049_call_forms() -> None:
+    """pypeln 0.4's keyword ``stage`` and positional options keep the item types."""
+    numbers = pl.thread.map(parse, stage=["1"])
+    assert_type(numbers, Stage[int])
+    assert_type(pl.thread.map(parse, ["1"], 2), Stage[int])
+    assert_type(pl.process.map(parse, ["1"], 2, 0, 1.5, None, None), Stage[int])
+    assert_type(pl.sync.filter(bool, stage=numbers, workers=2), Stage[int])
+    assert_type(pl.thread.flat_map(words, stage=["a b"]), Stage[str])
+    assert_type(pl.thread.ordered(stage=numbers, maxsize=2), Stage[int])
+    assert_type(pl.thread.ordered(numbers, 2), Stage[int])
+    assert_type(pl.thread.from_iterable(range(3), use_thread=False), Stage[int])
+    assert_type(pl.thread.from_iterable(iterable=range(3)), Stage[int])
+    assert_type(pl.thread.to_iterable(stage=numbers), RunIterator[int])
+    assert_type(pl.thread.to_iterable(numbers, 1, True), RunIterator[Any])
+    assert_type(pl.thread.each(print, stage=numbers, run=True), None)
+    assert_type(pl.thread.each(print, numbers, 1, 0, 0, None, None, True), Stage[Any] | None)
+    assert_type(["1"] | pl.thread.map(parse, workers=2) | pl.thread.ordered(maxsize=1), Stage[int])
+    assert_type([1] | pl.thread.from_iterable(use_thread=True), Stage[int])
+    assert_type(pl.task.to_async_iterable(numbers), RunIterator[int])
+    assert_type(pl.task.map(fetch, stage=["a"]), Stage[bytes])
+    assert_type(pl.thread.WorkerInfo(0), pl.WorkerInfo)
+
+
+def check_wrong_inputs_are_rejected() -> None:
+    pl.thread.map(parse, ["1"], "2")  # type: ignore[call-overload]
+    pl.thread.map(parse, stage=3)  # type: ignore[call-overload]
+    pl.thread.ordered(["1"], maxsize="1")  # type: ignore[call-overload]
+    pl.thread.from_iterable([1], use_thread="no")  # type: ignore[call-overload]
+    pl.thread.to_iterable(stage=5)  # type: ignore[call-overload]
+
+
 def check_options(flag: bool, options: StageOptions) -> None:
     assert_type(pl.thread.each(print, [1], run=flag), Stage[Any] | None)
     assert_type(pl.thread.map(parse, ["1"], **options), Stage[int])
@@ -71,3 +102,9 @@ async def check_tasks() -> None:
         assert_type(page, bytes)
     async for number in pl.thread.map(parse, ["1"]):
         assert_type(number, int)
+    async for number in pl.thread.to_iterable(pl.thread.map(parse, ["1"])):
+        assert_type(number, int)
+    async for page in pl.task.to_async_iterable(pages):
+        assert_type(page, bytes)
+    async for indexed in ["a"] | pl.task.to_async_iterable(return_index=True):
+        assert_type(indexed, tuple[Index, str])

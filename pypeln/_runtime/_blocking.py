@@ -122,7 +122,12 @@ class WorkerContext(Protocol):
 class Run(Protocol):
     """One run of a plan, as its consumer sees it."""
 
+    statistics: RunStatistics
+
     def start(self) -> None: ...
+
+    def fail(self, error: BaseException) -> None:
+        """Keep the first error and stop the run (from any thread)."""
 
     @property
     def output(self) -> Channel: ...
@@ -140,6 +145,8 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
     The run is opened at the first ``next()``: an iterator never started holds nothing.
     """
     run = open_run()
+    if run.statistics.stop is not None:  # another thread may stop the run (RunIterator.close)
+        run.statistics.stop.attach(run.fail)
     try:
         run.start()
         while True:

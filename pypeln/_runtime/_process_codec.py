@@ -39,8 +39,8 @@ class Route:
     ``main_by_value``: the readers do not share the writer's ``__main__`` (see ``dumps``).
     """
 
-    what: str  # "stage 'map(f)': its result", or "<source>: the item"
-    way: str  # "from its worker process to the consumer", "to the worker processes of …"
+    what: str  # "stage 'map(f)': its result", or "the item"
+    way: str  # "from its worker process to the consumer", "from <source> to the worker …"
     main_by_value: bool = False
 
 

@@ -264,7 +264,7 @@ class ProcessRun:
         waiter = Waiter(self._stop_r)
         wiring, alone = self._wirings[channel], len(node.outboxes) == 1
         by_value = self._method != "fork"  # the readers do not share our __main__
-        route = Route(f"{node.name}: the item", f"to {self._reader_of(channel)}", by_value)
+        route = Route("the item", f"from {node.name} to {self._reader_of(channel)}", by_value)
         return WriterEnd(wiring, slot, self._flags, waiter, route, alone)
 
     def _reader_of(self, channel: int) -> str:

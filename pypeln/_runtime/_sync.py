@@ -1,8 +1,10 @@
 """The ``sync`` runtime: every stage is a generator in the consumer's thread.
 
 It is the reference semantics: no concurrency, exact input order, one worker per stage
-whatever ``workers`` says, and no queues, so ``maxsize`` has nothing to bound. A ``timeout``
-cannot interrupt a call here; a call that ran over it has its result discarded and counted.
+whatever ``workers`` says, and no queues, so ``maxsize`` has nothing to bound. A stage with a
+``timeout`` runs each call in a helper thread, as the thread backend does (``ThreadDeadline``):
+a call that runs over it is abandoned, its item skipped and counted, and the run goes on in
+input order.
 
 A stage read by several stages of one run (fan-out) runs once; its elements are shared with
 ``itertools.tee``, which keeps what one branch has read and another not yet. Under a sync
@@ -18,18 +20,20 @@ large or endless streams on a concurrent backend, whose bounded queues are share
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from functools import partial
 from itertools import chain, tee
-from time import perf_counter
 from typing import Any
 
 from .._errors import mark_stage
 from .._hooks import ActiveWorkers
-from .._kernels import KERNELS, SKIP, Element
+from .._kernels import KERNELS, Element
 from .._session import WorkerSession
 from .._sources import elements_of, source_name
 from .._stage import Stage, close_iterator
-from .._stats import Counters, RunStatistics
+from .._stats import RunStatistics
+from ._thread_channel import StopSignal
+from ._thread_deadline import ThreadDeadline
 
 
 class SyncRuntime:
@@ -40,7 +44,9 @@ class SyncRuntime:
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
         run = _SyncRun(self, stage, stats)
         top = run.elements(stage, name=stage.name)
-        return _closing(top, run.to_close) if run.to_close else top
+        if stats.stop is not None:  # another thread may stop the run: wake a timed call's wait
+            stats.stop.attach(run.stop)
+        return _closing(top, run) if run.to_close or run.timed else top
 
 
 class _SyncRun:
@@ -52,6 +58,13 @@ class _SyncRun:
         self.readers = _count_readers(last, runtime)
         self.to_close: list[Iterator[Element]] = []  # what must end when the run ends
         self._copies: dict[int, list[Iterator[Element]]] = {}
+        # Calls with a timeout wait for their helper thread; this wakes them when the run stops.
+        self.signal = StopSignal()
+        self.timed = False  # a stage has a timeout: its helper threads end with the run
+
+    def stop(self, error: BaseException) -> None:
+        """Stop the run from another thread: a wait for a timed call ends at once."""
+        self.signal.set()
 
     def elements(self, obj: Iterable[Any], name: str) -> Iterator[Element]:
         """The elements of ``obj`` for one reader (a tee copy when it has several)."""
@@ -70,10 +83,12 @@ class _SyncRun:
             return outside
         if obj.kind == "from_iterable":
             return self.elements(obj.upstreams[0], obj.name)
-        streams = [self.elements(up, source_name(up)) for up in obj.upstreams]
+        streams = [self.elements(up, source_name(up, obj.name)) for up in obj.upstreams]
         inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
         counters = self.stats.worker(obj.name)
-        session = WorkerSession(obj, None, ActiveWorkers(1), counters, ElapsedDeadline)
+        self.timed = self.timed or bool(obj.timeout)
+        deadline = partial(ThreadDeadline, stop=self.signal)
+        session = WorkerSession(obj, None, ActiveWorkers(1), counters, deadline)
         if obj.on_start is None and obj.on_done is None:
             return iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
         hooked = _with_hooks(session, inputs)
@@ -110,40 +125,16 @@ def _with_hooks(
         raise
 
 
-def _closing(top: Iterator[Element], to_close: list[Iterator[Element]]) -> Iterator[Element]:
+def _closing(top: Iterator[Element], run: _SyncRun) -> Iterator[Element]:
     """Yield ``top``'s elements; at the end, close the stages with hooks and outside runs.
 
     After an error, the stages upstream of the failing one are suspended, and a traceback
     would keep them so until it is released; closing them now runs their ``on_done`` and
-    ends the runs of other backends feeding this one.
+    ends the runs of other backends feeding this one. Timeout helper threads end too.
     """
     try:
         yield from top
     finally:
-        for iterator in reversed(to_close):  # downstream first
+        run.signal.set()
+        for iterator in reversed(run.to_close):  # downstream first
             close_iterator(iterator)
-
-
-class ElapsedDeadline:
-    """A ``timeout`` for a call that cannot be interrupted: a late result is dropped, counted."""
-
-    def __init__(self, fn: Callable[..., Any], timeout: float, counters: Counters) -> None:
-        self._fn = fn
-        self._timeout = timeout
-        self._counters = counters
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        start = perf_counter()
-        try:
-            result = self._fn(*args, **kwargs)
-        except Exception:
-            if perf_counter() - start <= self._timeout:
-                raise
-            result = SKIP  # a late failure is dropped with the late call, as on every backend
-        if perf_counter() - start > self._timeout:
-            self._counters.timed_out += 1
-            return SKIP
-        return result
-
-    def close(self) -> None:
-        """Nothing to release."""

@@ -102,6 +102,8 @@ class TaskRuntime:
     ) -> AsyncIterator[Element]:
         """The elements of a run in the running loop; closing the iterator stops the run."""
         run = TaskRun(self, stage, maxsize, stats)
+        if stats.stop is not None:  # another thread may stop the run (RunIterator.close)
+            stats.stop.attach(run.fail)
         try:
             run.launch(asyncio.get_running_loop())
             while True:

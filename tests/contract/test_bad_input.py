@@ -100,3 +100,44 @@ def test_bad_arguments_of_the_other_functions(backend: ModuleType) -> None:
         backend.run([1], maxsize=-1)
     with pytest.raises(ValueError, match=r"^to_iterable\(\): maxsize must be an int >= 0"):
         backend.to_iterable(maxsize=-1)
+
+
+async def fetch(x: int) -> int:
+    return x
+
+
+async def chunks(x: int):  # type: ignore[no-untyped-def]
+    yield x
+
+
+async def connect() -> dict[str, int]:
+    return {}
+
+
+@pytest.mark.parametrize("name", STAGE_FUNCTIONS)
+@pytest.mark.parametrize("who", ["f", "on_start", "on_done"])
+def test_async_functions_are_refused_where_nothing_awaits_them(
+    backend: ModuleType, name: str, who: str
+) -> None:
+    function = getattr(backend, name)
+    f, options = (fetch, {}) if who == "f" else (str, {who: connect})
+    if backend.runtime.name == "task":  # the task backend awaits them
+        assert function(f, [1], **options) is not None
+        return
+    label = "fetch" if who == "f" else "connect"
+    message = (
+        f"^{name}\\(\\): {who} must be a plain function on pl.{backend.runtime.name}, "
+        f"got async function {label}: .* pl.task.{name} awaits it"
+    )
+    with pytest.raises(TypeError, match=message):
+        function(f, [1], **options)
+    with pytest.raises(TypeError, match=message):
+        function(f, **options)  # the partial form checks just as early
+
+
+def test_an_async_generator_function_is_refused_by_flat_map(backend: ModuleType) -> None:
+    if backend.runtime.name == "task":
+        assert sorted(backend.flat_map(chunks, [1, 2])) == [1, 2]
+        return
+    with pytest.raises(TypeError, match=r"^flat_map\(\): f must .* got async generator function"):
+        backend.flat_map(chunks, [1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from collections.abc import Iterator
@@ -63,7 +64,54 @@ def test_error_in_source_iterable_is_raised(backend: ModuleType) -> None:
     with pytest.raises(KeyError) as caught:
         list(backend.map(str, source(), maxsize=1))
     assert caught.value.args == ("source broke",)
-    assert "from_iterable(generator)" in notes(caught.value)
+    assert notes(caught.value) == "pypeln: the iterable passed to map(str) (generator) failed"
+
+
+def test_a_failing_source_is_named_as_the_user_wrote_it(backend: ModuleType) -> None:
+    def broken() -> Iterator[int]:
+        raise KeyError("source broke")
+        yield 0
+
+    with pytest.raises(KeyError) as caught:  # the user wrote from_iterable
+        list(backend.map(str, backend.from_iterable(broken())))
+    assert notes(caught.value) == "pypeln: stage 'from_iterable(generator)' failed"
+    with pytest.raises(KeyError) as caught:  # a plain iterable handed to to_iterable
+        list(backend.to_iterable(broken()))
+    assert notes(caught.value) == "pypeln: the iterable passed to to_iterable (generator) failed"
+    with pytest.raises(KeyError) as caught:
+        backend.run(broken(), [1])
+    assert notes(caught.value) == "pypeln: the iterable passed to run (generator) failed"
+
+
+def crash_at_two(x: int) -> int:
+    if x == 2:
+        os._exit(3)
+    return x
+
+
+def test_errors_of_another_backend_s_stage_pass_through_unlabelled(backend: ModuleType) -> None:
+    message = r"^stage 'map\(crash_at_two\)': worker 0 died"
+    with pytest.raises(pl.WorkerCrashedError, match=message) as crashed:
+        list(backend.map(str, pl.process.map(crash_at_two, range(5)), on_start=lambda: None))
+    assert notes(crashed.value) == ""  # it names its stage itself
+    other = pl.thread if backend is pl.sync else pl.sync
+    source = other.map(fail_at(2), range(5))
+    for reader in (
+        backend.map(str, source),
+        backend.from_iterable(source),
+        backend.concat([source]),
+    ):
+        with pytest.raises(CustomError) as caught:
+            list(reader)
+        assert only_note_is_of_explode_at(caught.value)  # the stage that raised it, once
+    with pytest.raises(CustomError) as caught:
+        list(backend.to_iterable(source))
+    assert only_note_is_of_explode_at(caught.value)
+
+
+def only_note_is_of_explode_at(error: BaseException) -> bool:
+    (note,) = error.__notes__
+    return note.startswith("pypeln: stage 'map(explode_at)'") and "element (2,): 2" in note
 
 
 def test_error_in_flat_map_iteration_names_the_element(backend: ModuleType) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -178,6 +179,45 @@ def test_fan_out_of_a_one_shot_source_runs_it_once(backend: ModuleType, shared: 
     result = Counter(merged)
     assert result == Counter([("a", x) for x in range(30)] + list(range(1, 30)))
     assert sorted(calls) == list(range(30))  # the shared stage ran once, for both branches
+
+
+def test_a_one_shot_source_read_by_a_second_run_warns(backend: ModuleType) -> None:
+    def numbers() -> Iterator[int]:
+        yield from range(3)
+
+    stage = backend.map(inc, numbers())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the first run reads it whole: nothing to say
+        assert sorted(stage) == [1, 2, 3]
+    message = (
+        r"^map\(inc\) reads an iterator \(generator\) that an earlier run already read: this "
+        r"run gets only what that run left of it \(usually nothing\)\. .*pass a list"
+    )
+    with pytest.warns(pl.OneShotSourceWarning, match=message):
+        assert list(stage) == []
+    with pytest.warns(
+        pl.OneShotSourceWarning, match=r"^map\(inc\) reads an iterator \(generator\)"
+    ):
+        assert list(backend.to_iterable(backend.filter(is_even, stage))) == []
+
+    async def letters() -> AsyncIterator[str]:
+        yield "a"
+
+    stage = backend.map(str.upper, letters())
+    assert list(stage) == ["A"]
+    with pytest.warns(
+        pl.OneShotSourceWarning, match=r"^map\(str.upper\) reads an iterator \(async_generator\)"
+    ):
+        assert list(stage) == []
+
+    with warnings.catch_warnings():  # collections are read whole by every run
+        warnings.simplefilter("error")
+        stage = backend.map(inc, [1, 2])
+        assert sorted(stage) == sorted(stage) == [2, 3]
+        shared = backend.map(inc, iter(range(5)))  # one run reads it through two stages
+        assert sorted(backend.concat([shared, backend.filter(is_even, shared)])) == sorted(
+            [1, 2, 3, 4, 5, 2, 4]
+        )
 
 
 def test_an_async_iterable_is_a_source_too(backend: ModuleType) -> None:

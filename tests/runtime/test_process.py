@@ -96,8 +96,8 @@ def test_result_that_cannot_be_pickled_names_stage_and_index() -> None:
 
 def test_item_that_cannot_be_pickled_names_source_and_index() -> None:
     expected = (
-        r"from_iterable\(list\): the item at index \(1,\) \(lock\) cannot be pickled to go "
-        r"to the worker processes of stage 'map\(str\)'"
+        r"the item at index \(1,\) \(lock\) cannot be pickled to go from the iterable passed "
+        r"to map\(str\) \(list\) to the worker processes of stage 'map\(str\)'"
     )
     with pytest.raises(pl.SerializationError, match=expected):
         list(pl.process.map(str, [1, threading.Lock(), 3]))
