@@ -34,6 +34,7 @@ _WHERE = {
     "WorkerCrashedError": "._errors",
     "StageStatus": "._hooks",
     "WorkerInfo": "._hooks",
+    "Element": "._element",
     "Index": "._kernels",
     "OneShotSourceWarning": "._one_shot",
     "StallWarning": "._runtime._stall",
@@ -43,6 +44,7 @@ _WHERE = {
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync"}
 
 __all__ = [
+    "Element",
     "Index",
     "MissingInjectionError",
     "OneShotSourceWarning",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from . import task as io
     from . import thread as th
     from ._api_transforms import StageOptions
+    from ._element import Element
     from ._errors import (
         MissingInjectionError,
         PypelnError,

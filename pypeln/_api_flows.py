@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
-from ._kernels import Index
+from ._element import Element
 from ._pipe import IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
 from ._runtime._contract import Runtime
 from ._stage import RunIterator, Stage, source_name
@@ -119,7 +119,7 @@ class Flows:
     @overload
     def to_iterable(
         self, stage: Iterable[T], maxsize: int = 0, *, return_index: Literal[True]
-    ) -> RunIterator[tuple[Index, T]]: ...
+    ) -> RunIterator[Element[T]]: ...
 
     @overload
     def to_iterable(
@@ -132,13 +132,13 @@ class Flows:
         """Run ``stage`` and return its iterator, with statistics (``close()`` stops early).
 
         ``maxsize`` bounds the consumer's queue (0: the last stage's ``maxsize``); with
-        ``return_index`` the items come as ``(element_index, item)`` pairs. Without ``stage``
+        ``return_index`` the items come as ``Element(index, value)`` pairs. Without ``stage``
         it returns a partial for ``source | to_iterable(...)``. The run may be consumed
         with ``for`` or with ``async for`` (see ``RunIterator``).
 
         >>> import pypeln as pl
         >>> list(pl.sync.to_iterable(pl.sync.map(str.upper, "ab"), return_index=True))
-        [((0,), 'A'), ((1,), 'B')]
+        [Element(index=(0,), value='A'), Element(index=(1,), value='B')]
         >>> run = "xy" | pl.thread.to_iterable(maxsize=1)
         >>> sorted(run), run.timed_out()
         (['x', 'y'], {})
@@ -163,7 +163,7 @@ class Flows:
     @overload
     def to_async_iterable(
         self, stage: Iterable[T], maxsize: int = 0, *, return_index: Literal[True]
-    ) -> RunIterator[tuple[Index, T]]: ...
+    ) -> RunIterator[Element[T]]: ...
 
     @overload
     def to_async_iterable(

@@ -5,6 +5,12 @@
 ...     ns.count += 1
 >>> ns
 Namespace(count=1)
+>>> import asyncio
+>>> async def bump():
+...     async with ns:  # the same lock, from async code
+...         ns.count += 1
+>>> asyncio.run(bump()); ns.count
+2
 """
 
 from __future__ import annotations
@@ -33,6 +39,19 @@ class HoldsLock:
         traceback: TracebackType | None,
     ) -> None:
         self._lock.release()
+
+    # ``async with ns:`` as in pypeln 0.4.9's task backend. The lock is held for a few lines
+    # of code, so taking it inside the event loop keeps the loop waiting for no longer.
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
 
 
 class Namespace(HoldsLock):

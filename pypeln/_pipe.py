@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from ._kernels import Index
+from ._element import Element
 from ._stage import RunIterator, Stage
 
 T = TypeVar("T")
@@ -84,9 +84,9 @@ class IndexedIteratorPipe:
     def __init__(self, build: Callable[[Iterable[Any]], RunIterator[Any]]) -> None:
         self._build = build
 
-    def __call__(self, source: Iterable[T]) -> RunIterator[tuple[Index, T]]:
-        run: RunIterator[tuple[Index, T]] = self._build(source)
+    def __call__(self, source: Iterable[T]) -> RunIterator[Element[T]]:
+        run: RunIterator[Element[T]] = self._build(source)
         return run
 
-    def __ror__(self, source: Iterable[T]) -> RunIterator[tuple[Index, T]]:
+    def __ror__(self, source: Iterable[T]) -> RunIterator[Element[T]]:
         return self(source)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import starmap
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
+from ._element import Element
 from ._errors import SourceLabel, Stopped
 from ._one_shot import is_one_shot, note_reads
 from ._stats import RunStatistics
@@ -102,7 +104,7 @@ def source_name(source: object, reader: str | None) -> str:
 def run_items(
     stage: Stage[Any], *, maxsize: int, return_index: bool, stats: RunStatistics
 ) -> Generator[Any, None, None]:
-    """Run ``stage``; yield its items (or ``(index, item)`` pairs). ``close()`` stops the run.
+    """Run ``stage``; yield its items (or ``Element``s). ``close()`` stops the run.
 
     With ``stats.stop`` (a ``RunIterator``'s), another thread may stop the run: the
     generator then ends, at once if it waits, else before its next item.
@@ -115,9 +117,11 @@ def run_items(
             for element in elements:
                 if stop.requested:
                     return
-                yield element if return_index else element[1]
+                yield Element(*element) if return_index else element[1]
         else:
-            yield from (elements if return_index else map(itemgetter(1), elements))
+            yield from (
+                starmap(Element, elements) if return_index else map(itemgetter(1), elements)
+            )
     except Stopped:
         if stop is None or not stop.requested:
             raise
@@ -140,7 +144,7 @@ async def arun_items(
         async for element in elements:
             if stop is not None and stop.requested:
                 return
-            yield element if return_index else element[1]
+            yield Element(*element) if return_index else element[1]
     except Stopped:
         if stop is None or not stop.requested:
             raise

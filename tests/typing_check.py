@@ -43,7 +43,7 @@ def check_pipes() -> None:
     assert_type(pl.th.map(parse, ["1"]) | sum, int)
     assert_type(["1"] | pl.thread.each(print, run=True), None)
     assert_type(["1"] | pl.thread.to_iterable(maxsize=1), RunIterator[str])
-    assert_type([1] | pl.thread.to_iterable(return_index=True), RunIterator[tuple[Index, int]])
+    assert_type([1] | pl.thread.to_iterable(return_index=True), RunIterator[pl.Element[int]])
 
 
 def check_049_call_forms() -> None:
@@ -107,4 +107,6 @@ async def check_tasks() -> None:
     async for page in pl.task.to_async_iterable(pages):
         assert_type(page, bytes)
     async for indexed in ["a"] | pl.task.to_async_iterable(return_index=True):
-        assert_type(indexed, tuple[Index, str])
+        assert_type(indexed, pl.Element[str])
+        assert_type(indexed.value, str)
+        assert_type(indexed.index, Index)

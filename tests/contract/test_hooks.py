@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 
 import pypeln as pl
@@ -87,3 +88,14 @@ def test_hooks_may_take_defaults_and_ignore_unknown_names(backend: ModuleType) -
 
     assert sorted(backend.map(f, range(3), on_start=lambda: {"unused": 1})) == [0, 2, 4]
     assert sorted(backend.map(abs, [-1, 2])) == [1, 2]  # builtins without a signature work
+
+
+def test_a_namespace_is_locked_from_async_code_too(backend: ModuleType) -> None:
+    ns = backend.Namespace(count=0)
+
+    async def bump() -> None:
+        async with ns:  # as pypeln 0.4.9's task Namespace
+            ns.count += 1
+
+    asyncio.run(bump())
+    assert ns.count == 1

@@ -117,6 +117,19 @@ def test_from_iterable_to_iterable_and_indices(backend: ModuleType) -> None:
     assert sorted("xy" | backend.to_iterable(return_index=True)) == [((0,), "x"), ((1,), "y")]
 
 
+def test_an_indexed_item_names_its_index_and_value(backend: ModuleType) -> None:
+    # As pypeln 0.4.9's Element: a pair that also names its parts.
+    run = backend.to_iterable(backend.flat_map(lambda x: [x, x], "ab"), return_index=True)
+    elements = sorted(run)
+    assert [(element.index, element.value) for element in elements] == [
+        ((0, 0), "a"),
+        ((0, 1), "a"),
+        ((1, 0), "b"),
+        ((1, 1), "b"),
+    ]
+    assert all(isinstance(element, pl.Element) for element in elements)
+
+
 def test_run_takes_several_stages(backend: ModuleType, shared: Shared) -> None:
     seen = shared.list()
     backend.run(backend.map(seen.append, range(3)), backend.map(seen.append, range(3, 5)))
