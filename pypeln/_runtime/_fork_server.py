@@ -46,8 +46,9 @@ from ._process_boot import run_worker_process
 _FDS_PER_MESSAGE = 250
 _HEADER = struct.Struct("!II")  # body length, descriptor count
 _EXIT = struct.Struct("!i")
-#: What every worker loads: the worker loop and what a shipped stage refers to.
-WORKER_MODULES = ["pypeln._runtime._process_child"]
+#: What every worker loads: the worker loop, and multiprocessing (a worker takes over its
+#: parent's authentication key, which manager proxies in closures need).
+WORKER_MODULES = ["pypeln._runtime._process_child", "multiprocessing"]
 
 
 # -- messages --------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from ._process_boot import fresh_interpreter
 
 #: How long stopping waits for the server to exit before killing it.
 STOP_WAIT = 5.0
+#: What starts one worker: the body it runs, its descriptors, the modules to load first.
+Request = tuple[bytes, list[int], list[str]]
 
 
 class ForkServerClient:
@@ -44,42 +46,58 @@ class ForkServerClient:
         with self._lock:
             self._running()
 
-    def spawn(self, body: bytes, fds: list[int], modules: list[str]) -> tuple[int, int]:
-        """Start a worker running ``body`` with ``fds``; its pid and its status pipe."""
-        status_r, status_w = os.pipe()
+    def spawn(self, requests: list[Request]) -> list[tuple[int, int]]:
+        """Start a worker per request: each one's pid and status pipe (its sentinel).
+
+        Every request is sent before the first reply is read, so the server forks the next
+        worker while this process prepares the one after.
+        """
+        pipes = [os.pipe() for _ in requests]
         try:
             with self._lock:
-                pid = self._request(body, [status_w, *fds], modules)
+                pids = self._exchange(requests, [write for _, write in pipes])
         except BaseException:
-            os.close(status_r)
+            for read, _ in pipes:
+                os.close(read)
             raise
         finally:
-            os.close(status_w)
-        return pid, status_r
+            for _, write in pipes:
+                os.close(write)
+        return [(pid, read) for pid, (read, _) in zip(pids, pipes, strict=True)]
 
-    def _request(self, body: bytes, fds: list[int], modules: list[str]) -> int:
+    def _exchange(self, requests: list[Request], statuses: list[int]) -> list[int]:
         for attempt in (1, 2):  # a server that ended meanwhile is started again, once
             sock = self._running()
-            wanted = [name for name in modules if name not in self._preloaded]
+            pids: list[int] = []
             try:
-                send_message(sock, pickle.dumps((wanted, body)), fds)
-                reply = receive_message(sock)
+                for (body, fds, modules), status in zip(requests, statuses, strict=True):
+                    wanted = [name for name in modules if name not in self._preloaded]
+                    self._preloaded.update(wanted)
+                    send_message(sock, pickle.dumps((wanted, body)), [status, *fds])
+                for _ in requests:
+                    reply = receive_message(sock)
+                    if reply is None:
+                        break
+                    pids.append(self._pid(reply[0]))
             except OSError:
-                reply = None
-            except BaseException:  # Ctrl-C mid-request: its reply could answer the next one
+                pass  # the server is gone: as a missing reply
+            except BaseException:  # Ctrl-C midway: a late reply could answer the next request
                 self.forget()
                 raise
-            if reply is not None:
-                status, value = pickle.loads(reply[0])
-                if status == "error":
-                    raise OSError(value)
-                self._preloaded.update(wanted)
-                pid: int = value
-                return pid
+            if len(pids) == len(requests):
+                return pids
             self.forget()
-            if attempt == 2:
-                raise RuntimeError("pl.process: the fork server ended while starting a worker")
+            if pids or attempt == 2:  # some workers started: they end with the run
+                raise RuntimeError("pl.process: the fork server ended while starting workers")
         raise AssertionError("unreachable")
+
+    def _pid(self, reply: bytes) -> int:
+        status, value = pickle.loads(reply)
+        if status == "error":
+            self.forget()  # replies to the requests after this one are still to come
+            raise RuntimeError(f"pl.process: the fork server could not start a worker: {value}")
+        pid: int = value
+        return pid
 
     def _running(self) -> socket.socket:
         if self._socket is not None and self._process is not None:

@@ -22,6 +22,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._fork_server import read_exit_code
@@ -122,26 +124,36 @@ def _single_threaded() -> bool:
         return False
 
 
-def start_worker(
-    method: str, target: Any, spec: Any, name: str, preload: list[str]
-) -> WorkerProcess:
-    """Start ``target(spec)`` in a new process by ``method`` (a resolved start method).
+@dataclass
+class WorkerStart:
+    """What starts one worker: ``target(spec)`` in a process called ``name``; ``preload``:
+    the modules the fork server should have loaded before it forks this worker."""
 
-    ``preload``: modules the fork server should have loaded before it forks this worker.
-    """
+    target: Callable[[Any], None]
+    spec: Any
+    name: str
+    preload: list[str]
+
+
+def start_workers(method: str, starts: list[WorkerStart]) -> list[WorkerProcess]:
+    """Start a worker per ``WorkerStart`` by ``method`` (a resolved start method)."""
     if method == "fork":
-        import multiprocessing  # its Process resets multiprocessing's state in the child
-
-        process = multiprocessing.get_context("fork").Process(
-            target=target, args=(spec,), name=name
-        )
-        process.start()
-        return process
-    body, fds = encode_start(spec)
+        return [_fork(start) for start in starts]
+    encoded = [encode_start(start.spec) for start in starts]
     if method == "forkserver":
-        pid, status = fork_server().spawn(body, fds, preload)
-        return ServedProcess(pid, status)
-    return SpawnedProcess(body, fds)
+        requests = [(body, fds, s.preload) for (body, fds), s in zip(encoded, starts, strict=True)]
+        return [ServedProcess(pid, status) for pid, status in fork_server().spawn(requests)]
+    return [SpawnedProcess(body, fds) for body, fds in encoded]
+
+
+def _fork(start: WorkerStart) -> WorkerProcess:
+    import multiprocessing  # its Process resets multiprocessing's state in the child
+
+    process = multiprocessing.get_context("fork").Process(
+        target=start.target, args=(start.spec,), name=start.name
+    )
+    process.start()
+    return process
 
 
 class ServedProcess:

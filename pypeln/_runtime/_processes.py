@@ -59,7 +59,13 @@ from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, fl
 from ._process_child import WorkerSpec, worker_main
 from ._process_codec import Route, unpack_error
 from ._process_shared import ShippedStage, counters_array
-from ._process_start import WorkerProcess, check_start_method, resolve, start_worker
+from ._process_start import (
+    WorkerProcess,
+    WorkerStart,
+    check_start_method,
+    resolve,
+    start_workers,
+)
 from ._shared_buffers import release_worker, remove_directory, run_directory
 from ._stall import StallWatch, describe_frames, run_report, stall_after, thread_frames, watch
 
@@ -163,7 +169,7 @@ class ProcessRun:
         self._stall_after = stall_after()  # a bad setting fails before any worker starts
         workers = [node for node in self.plan.nodes if node.stage is not None]
         counters = self._shared(counters_array(sum(node.workers for node in workers)))
-        counter = 0
+        counter, jobs = 0, []
         for position, node in enumerate(self.plan.nodes):
             self._flags[self._status_base + position] = node.workers
             if node.stage is None:
@@ -172,9 +178,11 @@ class ProcessRun:
             shipped.outboxes = node.outboxes
             for index in range(node.workers):
                 self.statistics.add(node.name, counters[counter])
-                spec = self._spec(node, shipped, index, counters, counter, position)
-                self._start_worker(node, index, spec)
+                jobs.append(
+                    (node, index, self._spec(node, shipped, index, counters, counter, position))
+                )
                 counter += 1
+        self._start_workers(jobs)
         for node in self.plan.nodes:  # sources last: their first items find workers ready
             if node.stage is None:
                 self._start_source(node)
@@ -208,25 +216,45 @@ class ProcessRun:
             stop_write_fd=self._stop_w,
         )
 
-    def _start_worker(self, node: Node, index: int, spec: WorkerSpec) -> None:
-        report_r, report_w = make_pipe()
-        spec.report_fd = report_w
-        dump_r, spec.dump_fd = make_pipe() if self._stall_after else (-1, -1)
-        shipped: ShippedStage = spec.node.stage  # type: ignore[assignment]
-        preload = modules_of(shipped.payload()) if self._method == "forkserver" else []
+    def _start_workers(self, jobs: list[tuple[Node, int, WorkerSpec]]) -> None:
+        """Start a worker per ``(node, index, spec)``: all at once from the fork server; one
+        at a time otherwise (a forked worker inherits every descriptor open at the fork, so
+        the next one's pipes must not exist yet)."""
+        batches = [jobs] if self._method == "forkserver" else [[job] for job in jobs]
+        for batch in batches:
+            self._start_batch(batch)
+
+    def _start_batch(self, jobs: list[tuple[Node, int, WorkerSpec]]) -> None:
+        reads = []
+        for _, _, spec in jobs:
+            report_r, spec.report_fd = make_pipe()
+            dump_r, spec.dump_fd = make_pipe() if self._stall_after else (-1, -1)
+            reads.append((report_r, dump_r))
+        starts = [
+            WorkerStart(worker_main, spec, f"pypeln {node.name} #{index}", self._preload(spec))
+            for node, index, spec in jobs
+        ]
         try:
-            process = start_worker(
-                self._method, worker_main, spec, f"pypeln {node.name} #{index}", preload
-            )
+            processes = start_workers(self._method, starts)
         except BaseException:
-            close_fds([report_r, dump_r])
+            close_fds([fd for pair in reads for fd in pair])
             raise
         finally:
-            close_fds([report_w, spec.dump_fd])
-        worker = _Worker(node, index, spec, process, report_r)
-        worker.dump_fd = dump_r
-        self._workers[process.sentinel] = worker
+            close_fds([fd for _, _, spec in jobs for fd in (spec.report_fd, spec.dump_fd)])
+        for (node, index, spec), (report_r, dump_r), process in zip(
+            jobs, reads, processes, strict=True
+        ):
+            worker = _Worker(node, index, spec, process, report_r)
+            worker.dump_fd = dump_r
+            self._workers[process.sentinel] = worker
         self._watch_fds = None
+
+    def _preload(self, spec: WorkerSpec) -> list[str]:
+        """What the fork server should load before it forks this worker."""
+        if self._method != "forkserver":
+            return []
+        shipped: ShippedStage = spec.node.stage  # type: ignore[assignment]
+        return modules_of(shipped.payload())
 
     def _start_source(self, node: Node) -> None:
         context = _SourceContext(self, node)
@@ -330,7 +358,7 @@ class ProcessRun:
             if worker.replaced and self._error is None:
                 release_worker(self._buffers, worker.spec.counter, pid)
                 # With the run's start method: a successor runs the same closures.
-                self._start_worker(worker.node, worker.index, worker.spec)
+                self._start_workers([(worker.node, worker.index, worker.spec)])
             elif not worker.reported:
                 crash = WorkerCrashedError(
                     worker.stage, worker.index, worker.exitcode, worker.started
