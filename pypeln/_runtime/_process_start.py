@@ -19,6 +19,7 @@ ended), ``join()`` (then ``exitcode``), ``kill()`` and ``close()``.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from ._shared_arrays import anonymous_file
 START_METHODS = ("auto", "forkserver", "spawn", "fork")
 #: Used when neither the stage's runtime, ``set_start_method`` nor $PYPELN_START_METHOD says.
 DEFAULT_START_METHOD = "auto"
+#: How long a killed worker's end waits for the fork server to report it reaped.
+REAP_WAIT = 5.0
 
 _chosen: dict[str, str] = {}  # the global start method, set by set_start_method
 
@@ -163,15 +166,23 @@ class ServedProcess:
         self.pid = pid
         self.sentinel = status_fd
         self.exitcode: int | None = None
-        self._joined = False
+        self._joined = self._killed = False
 
     def join(self) -> None:
-        if not self._joined:
-            self.exitcode = read_exit_code(self.sentinel)  # blocks until the server reaped it
-            self._joined = True
+        """Wait until the server reports the worker reaped; after ``kill()``, at most
+        ``REAP_WAIT`` seconds (a server stuck loading a module must not hang the end of a
+        run: the exit code is then unknown)."""
+        if self._joined:
+            return
+        poller = select.poll()
+        poller.register(self.sentinel, select.POLLIN)
+        if poller.poll(REAP_WAIT * 1000 if self._killed else None):
+            self.exitcode = read_exit_code(self.sentinel)
+        self._joined = True
 
     def kill(self) -> None:
         if not self._joined:  # not reaped yet: the pid is still the worker's
+            self._killed = True
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
