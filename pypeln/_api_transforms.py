@@ -28,6 +28,7 @@ from ._validation import (
     check_source,
     check_timeout,
     check_workers,
+    plain_function_threads,
 )
 
 T = TypeVar("T")
@@ -97,7 +98,9 @@ class Transforms(Flows):
         Args:
             f: the function applied to each item.
             stage: a stage or any iterable; omitted (or None) for the partial form.
-            workers: how many calls run at once (>= 1).
+            workers: how many calls run at once (>= 1). On ``pl.task``, 0 means no limit:
+                every item's call starts at once (a plain ``f`` runs in threads, as many
+                as asyncio's default executor has: ``min(32, cores + 4)``).
             maxsize: bound of the stage's input queue (0: unbounded).
             timeout: seconds one call may take (0: no limit); an item whose call runs over
                 it is skipped and counted in ``RunIterator.timed_out()``.
@@ -336,9 +339,11 @@ class Transforms(Flows):
         check_function(kind, "f", f)
         # The task runtime awaits async functions (and lets workers=0 start calls without limit).
         awaits = bool(getattr(self.runtime, "unlimited_workers", False))
-        unlimited = is_async_callable(f) if awaits else None
+        count = check_workers(kind, workers, unlimited=awaits or None)
+        if count == 0 and not is_async_callable(f):
+            count = plain_function_threads()  # plain calls run in threads, a bounded number
         options = {
-            "workers": check_workers(kind, workers, unlimited=unlimited),
+            "workers": count,
             "maxsize": check_maxsize(kind, maxsize),
             "timeout": check_timeout(kind, timeout),
             "on_start": check_hook(kind, "on_start", on_start),

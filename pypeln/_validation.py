@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections.abc import AsyncIterable, Callable, Iterable
 from functools import partial
 from typing import Any
@@ -57,18 +58,20 @@ def check_plain_function(api: str, name: str, value: object, backend: str) -> No
 
 
 def check_workers(api: str, value: object, *, unlimited: bool | None = None) -> int:
-    """``value`` must be an int >= 1; 0 (no limit) too where ``unlimited`` is True.
-
-    ``unlimited=False`` says why 0 is refused: it is allowed for async functions only.
-    """
+    """``value`` must be an int >= 1; 0 (no limit) too where ``unlimited`` is True."""
     if unlimited and value == 0 and not isinstance(value, bool):
         return 0
-    try:
-        return _check_int(api, "workers", value, 1)
-    except ValueError as error:
-        if unlimited is False and value == 0:
-            raise ValueError(f"{error} (0, no limit, needs an async f on pl.task)") from None
-        raise
+    return _check_int(api, "workers", value, 1)
+
+
+def plain_function_threads() -> int:
+    """How many threads ``workers=0`` ("no limit") gives a plain function on ``pl.task``:
+    as many as asyncio's default executor has (pypeln 0.4.9 accepted it too).
+
+    >>> plain_function_threads() == min(32, (os.cpu_count() or 1) + 4)
+    True
+    """
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 def check_maxsize(api: str, value: object) -> int:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pypeln as pl
+from pypeln._validation import plain_function_threads
 from tests.shared import interrupt_main_until
 
 
@@ -220,9 +221,12 @@ def test_workers_zero_means_no_limit_on_concurrent_calls() -> None:
     assert sorted(pl.task.map(meeting.meet, range(300), workers=0, maxsize=10)) == list(range(300))
 
 
-def test_workers_zero_needs_an_async_function() -> None:
-    with pytest.raises(ValueError, match=r"^map\(\): workers must be an int >= 1, got 0 \(0"):
-        pl.task.map(str, [1], workers=0)
+def test_workers_zero_runs_a_plain_function_in_threads_as_0_4_9_accepted() -> None:
+    threads = plain_function_threads()
+    meeting = threading.Barrier(threads, timeout=10)  # that many calls are running at once
+    stage = pl.task.map(lambda x: (meeting.wait(), x)[1], range(threads * 3), workers=0)
+    assert stage.workers == threads
+    assert sorted(stage) == list(range(threads * 3))
     with pytest.raises(ValueError, match=r"^map\(\): workers must be an int >= 1, got 0$"):
         pl.thread.map(double, [1], workers=0)
 
