@@ -15,7 +15,16 @@ from hypothesis import settings
 import pypeln as pl
 from tests.shared import Shared
 
-CONTRACT_MODULES = ["bad_input", "concurrency", "errors", "hooks", "results", "teardown", "timeout"]
+CONTRACT_MODULES = [
+    "bad_input",
+    "concurrency",
+    "diamonds",
+    "errors",
+    "hooks",
+    "results",
+    "teardown",
+    "timeout",
+]
 
 # `HYPOTHESIS_PROFILE=stress make test` runs every law on many more examples.
 settings.register_profile("default", max_examples=60)
@@ -32,6 +41,7 @@ multiprocessing.get_context("forkserver").set_forkserver_preload(
         "tests.shared",
         *(f"tests.contract.test_{name}" for name in CONTRACT_MODULES),
         "tests.properties.test_laws",
+        "tests.properties.test_graphs",
         "tests.runtime.test_process",
         "tests.faults.test_failures",
         "tests.faults.test_stall",

@@ -170,7 +170,9 @@ def join_threads(threads: list[threading.Thread], grace: float) -> None:
 
 def run_worker(node: Node, index: int, context: WorkerContext) -> None:
     """Body of one worker of ``node``: never raises, reports its first error to the run."""
-    outboxes = [context.channel(channel) for channel in node.outboxes]
+    # One writer per channel, even for a channel listed twice (it gets every item twice).
+    writers = {channel: context.channel(channel) for channel in dict.fromkeys(node.outboxes)}
+    outboxes = [writers[channel] for channel in node.outboxes]
     try:
         if node.stage is None:
             assert node.source is not None
@@ -179,7 +181,7 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
             _pump(elements, outboxes)
         else:
             _work(node, index, context, outboxes)
-        for outbox in outboxes:
+        for outbox in writers.values():
             outbox.close()
     except Stopped:
         pass
@@ -238,14 +240,18 @@ class _Output:
     ``TARGET_BATCH_SECONDS`` to produce. A batch never holds an item back from an idle
     reader: a producer flushes at once when a reader waits (``hungry``), and a reader about
     to wait takes what its producers hold (``Channel.share``), so an item is not stuck behind
-    a slow next one. With several outboxes (broadcast), every item goes to each one's batch.
+    a slow next one. With several outboxes (broadcast), every item goes to each one's batch;
+    an outbox listed twice gets it twice.
     """
 
     def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
-        self.outboxes = outboxes
-        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
+        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
+        self.outboxes = distinct
+        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
+        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
+        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
         # Each producer may hold its share of the downstream bound, so memory stays bounded.
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
         self.sizer = BatchSizer(min([*bounds, max_batch]))
 
     def __enter__(self) -> _Output:
@@ -261,8 +267,8 @@ class _Output:
     def drain(self, elements: Iterable[Element]) -> None:
         """Batch every element; flush when the batch is full or a reader waits, and at the end."""
         sizer, batched = self.sizer, 0
-        if len(self.outboxes) == 1:
-            append: Callable[[Element], None] = self.pendings[0].append
+        if len(self._targets) == 1:
+            append: Callable[[Element], None] = self._targets[0].append
             watch: Channel | _AnyOf = self.outboxes[0]
         else:
             append, watch = self._broadcast, _AnyOf(self.outboxes)
@@ -285,7 +291,7 @@ class _Output:
         self.sizer.begin()
 
     def _broadcast(self, element: Element) -> None:
-        for pending in self.pendings:
+        for pending in self._targets:
             pending.append(element)
 
 

@@ -71,14 +71,16 @@ async def run_task_worker(node: Node, index: int, context: TaskContext) -> None:
     # A worker is cancelled only once it runs: one stopped before its first step still runs
     # on_start and on_done (it meets the stop signal at its first wait), as on threads.
     context.began(asyncio.current_task())  # type: ignore[arg-type]
-    outboxes = [context.channel(channel) for channel in node.outboxes]
+    # One writer per channel, even for a channel listed twice (it gets every item twice).
+    writers = {channel: context.channel(channel) for channel in dict.fromkeys(node.outboxes)}
+    outboxes = [writers[channel] for channel in node.outboxes]
     worker = index if node.stage is not None else None
     try:
         if node.stage is None:
             await _pump(node, outboxes, context.max_batch, context.statistics)
         else:
             await _work(node, index, context, outboxes)
-        for outbox in outboxes:
+        for outbox in writers.values():
             outbox.close()
     except Stopped:
         pass  # the run stops
@@ -296,19 +298,23 @@ def _numbered_sync(source: Iterable[Any]) -> Iterator[Element]:
 
 
 class AsyncOutput:
-    """A task worker's output: one pending batch per outbox (several: broadcast).
+    """A task worker's output: one pending batch per outbox (several: broadcast; an outbox
+    listed twice gets every element twice).
 
     ``add`` says when to flush: the batch reached the size that takes ~1 ms to produce, or a
     reader waits. It never yields to the loop by itself: its callers do, once per batch.
     """
 
     def __init__(self, outboxes: list[LoopChannel], max_batch: int = MAX_BATCH) -> None:
-        self.outboxes = outboxes
-        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
+        self.outboxes = distinct
+        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
+        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
+        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
         self.sizer = BatchSizer(min([*bounds, max_batch]))
         self._held = 0
-        self._single = outboxes[0] if len(outboxes) == 1 else None
+        self._single = distinct[0] if len(outboxes) == 1 else None
         self._single_pending = self.pendings[0] if len(outboxes) == 1 else deque()
 
     def __enter__(self) -> AsyncOutput:
@@ -327,7 +333,7 @@ class AsyncOutput:
         if self._single is not None:  # one outbox: no loop (this runs for every element)
             self._single_pending.append(element)
             return self._held >= self.sizer.size or self._single.hungry > 0
-        for pending in self.pendings:
+        for pending in self._targets:
             pending.append(element)
         return self._held >= self.sizer.size or any(outbox.hungry for outbox in self.outboxes)
 
