@@ -17,6 +17,7 @@ from tests.shared import Shared
 
 CONTRACT_MODULES = [
     "bad_input",
+    "bounds",
     "concurrency",
     "diamonds",
     "errors",
