@@ -1,9 +1,10 @@
 """PNG charts of the report, one per scenario group, drawn with matplotlib's Agg backend.
 
 Each scenario of a group is one panel of horizontal bars, one bar per row that has a figure,
-coloured by kind (baseline, pypeln, peer, pypeln 0.4.9) and labelled with its figure and, where
-a target applies, its verdict. A panel whose figures span more than two decades uses a log
-scale, so that the slow contenders of the overhead scenario stay readable next to the fast.
+coloured by kind (baseline, pypeln, peer, pypeln 0.4.9, a baseline checkout) and labelled
+with its figure and, where a target applies, its verdict. A panel whose figures span more
+than two decades uses a log scale, so that the slow contenders of the overhead scenario stay
+readable next to the fast.
 
 The charts are drawn for the docs page, where they are shown about 750 pixels wide: the figure
 is about that wide, its text is no smaller than the page's small print, long names wrap, axis
@@ -17,9 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .results import BASELINE, LEGACY, PEER, PYPELN, Row, ScenarioResult, format_value
+from .results import BASELINE, EARLIER, LEGACY, PEER, PYPELN, Row, ScenarioResult, format_value
 
-COLOURS = {BASELINE: "#7f7f7f", PYPELN: "#1f77b4", PEER: "#ff7f0e", LEGACY: "#9467bd"}
+COLOURS = {
+    BASELINE: "#7f7f7f",
+    PYPELN: "#1f77b4",
+    PEER: "#ff7f0e",
+    LEGACY: "#9467bd",
+    EARLIER: "#8c564b",
+}
 LOG_SPAN = 100  # max / min above which a panel uses a log scale
 WIDTH_INCHES, DPI = 8.0, 100  # 800 pixels
 FONT = {"label": 10, "tick": 10, "title": 11, "suptitle": 13}

@@ -57,11 +57,19 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str], Path | N
         "--n", type=int, default=None, help="elements per run of the element-count scenarios"
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="another checkout of pypeln (e.g. a git worktree of an earlier commit) that the "
+        "bounded scenario measures in the same run, for before/after figures",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help=f"write report.md, charts and results.json here (default: {RESULTS} for a full "
-        "run; not written for --only, --quick or --n unless given)",
+        "run; not written for --only, --quick, --n or --baseline unless given)",
     )
     parser.add_argument(
         "--redraw",
@@ -77,10 +85,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str], Path | N
     repeat = args.repeat or (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
     if repeat < 1 or (args.n is not None and args.n < 1):
         parser.error("--n and --repeat must be >= 1")
-    full = not (args.only or args.quick or args.n)
+    full = not (args.only or args.quick or args.n or args.baseline)
     out = args.out if args.out is not None else (RESULTS if full else None)
     scenarios = expand(args.only) if args.only else list(SCENARIOS)
-    return Options(repeat=repeat, quick=args.quick, n=args.n), scenarios, out, False
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+    options = Options(repeat=repeat, quick=args.quick, n=args.n, baseline=baseline)
+    return options, scenarios, out, False
 
 
 def crashed(name: str, exc: Exception) -> ScenarioResult:

@@ -6,6 +6,10 @@ and checks that the release imports there. ``LegacyServer`` starts ``legacy_chil
 interpreter once per scenario and asks it for one timed run at a time, so its runs take part in
 the scenario's interleaved rounds like every other contender's. If the release cannot be
 installed or started, every 0.4.9 row says why instead of the run failing.
+
+``CheckoutServer`` does the same for another checkout of pypeln (a git worktree of an earlier
+commit, ``--baseline``), with this interpreter: that commit's figures are then measured in
+the same run as this one's.
 """
 
 from __future__ import annotations
@@ -77,13 +81,18 @@ def ensure_venv() -> str | None:
 class LegacyServer:
     """One ``legacy_child.py`` in the 0.4.9 venv, answering timed runs of the trivial pipeline."""
 
+    label = f"pypeln {VERSION}"
+
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
 
-    def __enter__(self) -> LegacyServer:
+    def command(self) -> list[str]:
         # -I: isolated mode, so that neither the checkout nor $PYTHONPATH hides the release.
+        return [str(venv_python()), "-I", str(CHILD)]
+
+    def __enter__(self) -> LegacyServer:
         self.process = subprocess.Popen(
-            [str(venv_python()), "-I", str(CHILD)],
+            self.command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -107,36 +116,70 @@ class LegacyServer:
             self.process.kill()
             self.process.wait()
 
-    def run(self, backend: str, n: int) -> Outcome:
+    def run(self, backend: str, n: int, maxsize: int = 0) -> Outcome:
         """One run on ``backend`` over ``n`` elements, timed inside the child."""
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"the pypeln {VERSION} child has ended (code {self.process.poll()})")
+            raise RuntimeError(f"the {self.label} child has ended (code {self.process.poll()})")
         try:
-            return self._ask(backend, n)
+            return self._ask(backend, n, maxsize)
         except BaseException:
             # Interrupted mid-request (a deadline): its answer would reach the next request.
             self.process.kill()
             self.process.wait()
             raise
 
-    def _ask(self, backend: str, n: int) -> Outcome:
+    def _ask(self, backend: str, n: int, maxsize: int) -> Outcome:
         assert self.process is not None
         stdin: IO[str] | None = self.process.stdin
         stdout: IO[str] | None = self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(json.dumps({"backend": backend, "n": n}) + "\n")
+        stdin.write(json.dumps({"backend": backend, "n": n, "maxsize": maxsize}) + "\n")
         stdin.flush()
         # Wait with a bound, without a reader thread: a thread in this process would change
         # pl.process's default start method ("auto": fork only when single-threaded).
         ready, _, _ = select.select([stdout], [], [], RUN_TIMEOUT)
         if not ready:
             self.process.kill()
-            raise TimeoutError(f"pypeln {VERSION} gave no answer within {RUN_TIMEOUT} s")
+            raise TimeoutError(f"{self.label} gave no answer within {RUN_TIMEOUT} s")
         line = stdout.readline()
         if not line:
-            raise RuntimeError(f"the pypeln {VERSION} child exited (code {self.process.poll()})")
+            raise RuntimeError(f"the {self.label} child exited (code {self.process.poll()})")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
-            raise RuntimeError(f"pypeln {VERSION}: {answer['error']}")
+            raise RuntimeError(f"{self.label}: {answer['error']}")
         return Outcome(result=(answer["count"], answer["total"]), seconds=answer["seconds"])
+
+
+class CheckoutServer(LegacyServer):
+    """``legacy_child.py`` run by this interpreter with another checkout's pypeln first."""
+
+    def __init__(self, checkout: Path) -> None:
+        super().__init__()
+        self.checkout = checkout
+        self.label = f"pypeln at {checkout_name(checkout)}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-I", str(CHILD), str(self.checkout)]
+
+
+def checkout_problem(checkout: Path) -> str | None:
+    """Why ``checkout`` cannot be measured (None: it has a pypeln package)."""
+    if not (checkout / "pypeln" / "__init__.py").is_file():
+        return f"{checkout} has no pypeln/__init__.py"
+    return None
+
+
+def checkout_name(checkout: Path) -> str:
+    """The checkout's commit (``git describe --always --dirty``), else its directory name."""
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return checkout.name
+    return found.stdout.strip() or checkout.name

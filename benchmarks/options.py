@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_REPEAT = 5
 QUICK_REPEAT = 2
@@ -13,12 +14,14 @@ class Options:
     """``repeat`` timed runs per contender; ``quick`` shrinks every count for a smoke check.
 
     ``n``, if given, replaces the element count of the element-count scenarios (``trivial``,
-    ``process-trivial``, ``task-trivial``) for every contender.
+    ``process-trivial``, ``task-trivial``, ``bounded``) for every contender. ``baseline``,
+    if given, is another checkout of pypeln that ``bounded`` measures beside this one.
     """
 
     repeat: int = DEFAULT_REPEAT
     quick: bool = False
     n: int | None = None
+    baseline: Path | None = None
 
     def pick(self, full: int, quick: int) -> int:
         """``full`` in a normal run, ``quick`` under ``--quick``."""

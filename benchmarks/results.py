@@ -19,6 +19,7 @@ BASELINE = "baseline"
 PYPELN = "pypeln"
 PEER = "peer"
 LEGACY = "pypeln 0.4.9"
+EARLIER = "pypeln, baseline checkout"  # --baseline: another commit, measured in the same run
 
 # Units whose larger figures are better; for the others (seconds, MB) smaller is better.
 RATES = ("elements/s", "GB/s")

@@ -6,6 +6,10 @@ feeding one (``concat``) share it. Every channel knows how many producers feed i
 end of a stream is counted, not guessed. Anything outside the runtime (a plain iterable, a
 stage of another backend) becomes a one-worker source node.
 
+A node read twice by one stage (``concat([s, s])``) lists that stage's channel twice in its
+outboxes and sends it every item twice, but counts once among its producers: each worker
+has one writer per channel and ends it once.
+
 >>> import pypeln as pl
 >>> stage = pl.thread.map(str, pl.thread.filter(bool, range(3), workers=2), workers=3)
 >>> plan = compile_plan(stage, stage.runtime, maxsize=0)
@@ -15,6 +19,10 @@ stage of another backend) becomes a one-worker source node.
 [(1, None, [0]), (2, 0, [1]), (3, 1, [2])]
 >>> [(c.producers, c.readers) for c in plan.channels]
 [(1, 2), (2, 3), (3, 1)]
+>>> twice = pl.thread.map(str, range(3), workers=2)
+>>> plan = compile_plan(pl.thread.concat([twice, twice]), twice.runtime, maxsize=0)
+>>> plan.nodes[1].outboxes, plan.channels[1].producers
+([1, 1], 2)
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class Node:
     stage: Stage[Any] | None = None  # None: a source node reading ``source``
     source: Iterable[Any] | None = None
     inbox: int | None = None
+    #: The channels it writes to, in order; one listed twice gets every item twice.
     outboxes: list[int] = field(default_factory=list)
     maxsize: int = 0  # a source's own bound on what it may have waiting downstream
 
@@ -90,7 +99,8 @@ class _Builder:
 
     def connect(self, producer: Node, channel: int) -> None:
         spec = self.channels[channel]
-        spec.producers += producer.workers
+        if channel not in producer.outboxes:  # a second reference adds copies, not writers
+            spec.producers += producer.workers
         if producer.maxsize and (spec.maxsize == 0 or producer.maxsize < spec.maxsize):
             spec.maxsize = producer.maxsize
         producer.outboxes.append(channel)

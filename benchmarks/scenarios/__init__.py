@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from ..options import Options
 from ..results import ScenarioResult
+from .bounds import bounded
 from .io import sleep, task_sleep
 from .memory import memory
 from .overhead import process_trivial, task_trivial, trivial
@@ -23,6 +24,7 @@ SCENARIOS: dict[str, Scenario] = {
     "trivial": trivial,
     "process-trivial": process_trivial,
     "task-trivial": task_trivial,
+    "bounded": bounded,
     "process-cpu": process_cpu,
     "sleep": sleep,
     "task-sleep": task_sleep,
@@ -34,7 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "overhead": ("Per-item overhead", ("trivial", "process-trivial", "task-trivial")),
+    "overhead": ("Per-item overhead", ("trivial", "process-trivial", "task-trivial", "bounded")),
     "scaling": ("CPU-bound scaling on all cores", ("process-cpu",)),
     "io": ("I/O latency hiding", ("sleep", "task-sleep")),
     "payload": ("Large payloads against memcpy", ("payload",)),

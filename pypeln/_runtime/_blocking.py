@@ -11,6 +11,15 @@ latency: every batch size starts at 1; a worker flushes before it waits for inpu
 soon as its reader waits (``hungry``); and a reader about to wait takes what its producers
 hold (``Channel.share``), so an item is never stuck behind a slow next one.
 
+Batches never stretch ``maxsize``, the user's bound on memory: in front of a bounded
+channel's readers wait at most ``maxsize`` items, queued, in producers' pending batches or
+in readers' batches, plus one per producer (the item it holds while waiting for room). A
+producer reserves room for a batch before it makes it (``Channel.reserve``), and holds no
+room it does not use while it waits for anything. A reader hands the room of its batch back
+when it asks for the next one, which gives producers room in chunks, for batches again; under
+a bound too small to leave each reader an item, a single item's room frees as it is taken, so
+that ``maxsize=1`` still lets several workers run (``lent_part``).
+
 >>> sizer = BatchSizer(cap=100)
 >>> sizer.begin(); sizer.end(1)  # a fast item: the next batch may be twice as large
 >>> sizer.size
@@ -53,15 +62,34 @@ class Channel(Protocol):
         """Readers waiting that no put has woken yet."""
         ...
 
-    def put_from(self, pending: deque[Any]) -> None:
-        """Move every item of ``pending`` into the channel, waiting for room as needed."""
+    def put_from(self, pending: deque[Any], reserve: int = 0) -> int:
+        """Move every item of ``pending`` into the channel, waiting for room as needed; then
+        reserve room for items to come, as ``reserve()`` does."""
+        ...
+
+    def reserve(self, pending: deque[Any], want: int) -> int:
+        """Reserve what room there is now for up to ``want`` items to join ``pending``
+        (without waiting); return how many may join, room kept from before included."""
+        ...
+
+    def release(self, pending: deque[Any]) -> None:
+        """Give back the room reserved for ``pending`` that its items do not use."""
 
     def share(self, pending: deque[Any]) -> None:
         """Let a reader about to wait take what a producer holds in ``pending``."""
 
     def unshare(self, pending: deque[Any]) -> None: ...
 
-    def get_batch(self, limit: int) -> list[Any]: ...
+    def get_batch(
+        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+    ) -> list[Any]:
+        """Up to ``limit`` items. ``returned``: the size of the reader's last batch, which it
+        is done with (its room is held until then). ``before_wait`` is called before the
+        reader may wait for items."""
+        ...
+
+    def give_back(self, returned: int) -> None:
+        """A reader that leaves is done with its last batch, of ``returned`` items."""
 
     def close(self) -> None: ...
 
@@ -98,6 +126,18 @@ class BatchSizer:
 def batch_cap(maxsize: int, workers: int) -> int:
     """Largest batch one worker may hold: its share of the queue bound, so memory stays bounded."""
     return MAX_BATCH if maxsize == 0 else max(1, -(-maxsize // workers))
+
+
+def reader_batch(maxsize: int, readers: int) -> int:
+    """Largest batch one reader takes: its share of the bound (without one, what waits).
+
+    (Half a share, to leave producers room while a reader works, measured no faster: the
+    hand-offs it adds cost as much as the overlap gains.)
+
+    >>> reader_batch(0, 1), reader_batch(64, 1), reader_batch(64, 3), reader_batch(3, 4)
+    (4096, 64, 22, 1)
+    """
+    return CONSUMER_BATCH if maxsize == 0 else batch_cap(maxsize, readers)
 
 
 class WorkerContext(Protocol):
@@ -149,13 +189,16 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
         run.statistics.stop.attach(run.fail)
     try:
         run.start()
+        output = run.output
+        limit, returned = reader_batch(output.maxsize, 1), 0
         while True:
             try:
-                batch = run.output.get_batch(CONSUMER_BATCH)
+                batch = output.get_batch(limit, returned)
             except Stopped:
                 break
             if not batch:
                 break
+            returned = len(batch)  # handed back once the caller took them all
             yield from batch
         run.raise_error()
     finally:
@@ -177,7 +220,9 @@ def join_threads(threads: list[threading.Thread], grace: float) -> None:
 
 def run_worker(node: Node, index: int, context: WorkerContext) -> None:
     """Body of one worker of ``node``: never raises, reports its first error to the run."""
-    outboxes = [context.channel(channel) for channel in node.outboxes]
+    # One writer per channel, even for a channel listed twice (it gets every item twice).
+    writers = {channel: context.channel(channel) for channel in dict.fromkeys(node.outboxes)}
+    outboxes = [writers[channel] for channel in node.outboxes]
     try:
         if node.stage is None:
             assert node.source is not None
@@ -186,7 +231,7 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
             _pump(elements, outboxes)
         else:
             _work(node, index, context, outboxes)
-        for outbox in outboxes:
+        for outbox in writers.values():
             outbox.close()
     except Stopped:
         pass
@@ -212,15 +257,24 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
 
 
 def _inputs(inbox: Channel, workers: int, output: _Output) -> Iterator[Element]:
-    sizer = BatchSizer(min(batch_cap(inbox.maxsize, workers), output.sizer.cap))
-    while True:
-        output.flush()  # downstream gets what we have before we wait for more
-        batch = inbox.get_batch(sizer.size)
-        if not batch:
-            return
-        sizer.begin()
-        yield from batch
-        sizer.end(len(batch))
+    sizer = BatchSizer(min(reader_batch(inbox.maxsize, workers), output.sizer.cap))
+    returned = 0
+    release = output.release if output.bounded else None  # the room we hold, if we wait
+    try:
+        while True:
+            output.pause()  # downstream gets what we have before we may wait for more
+            done, returned = returned, 0
+            batch = inbox.get_batch(sizer.size, done, release)
+            if not batch:
+                return
+            returned = len(batch)
+            output.resume()
+            sizer.begin()
+            yield from batch
+            sizer.end(len(batch))
+    finally:  # leaving mid-batch (a process worker replaced after a timeout): room is free
+        if returned:
+            inbox.give_back(returned)
 
 
 def _pump(elements: Iterator[Element], outboxes: list[Channel]) -> None:
@@ -245,15 +299,29 @@ class _Output:
     ``TARGET_BATCH_SECONDS`` to produce. A batch never holds an item back from an idle
     reader: a producer flushes at once when a reader waits (``hungry``), and a reader about
     to wait takes what its producers hold (``Channel.share``), so an item is not stuck behind
-    a slow next one. With several outboxes (broadcast), every item goes to each one's batch.
+    a slow next one. With several outboxes (broadcast), every item goes to each one's batch;
+    an outbox listed twice gets it twice.
+
+    With a bounded outbox, a batch holds at most what its reserved room allows, plus one
+    item (see the module docstring); ``release`` gives the room back when the worker is
+    about to wait for input, ``resume`` reserves again.
     """
 
     def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
-        self.outboxes = outboxes
-        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
+        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
+        self.outboxes = distinct
+        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
+        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
+        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
+        # By identity: two empty deques are equal.
+        self._copies = [sum(t is p for t in self._targets) for p in self.pendings]
+        self._credits = [0] * len(distinct)  # room reserved beyond each pending batch
         # Each producer may hold its share of the downstream bound, so memory stays bounded.
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
         self.sizer = BatchSizer(min([*bounds, max_batch]))
+        self.bounded = any(outbox.maxsize for outbox in distinct)
+        self._held = 0  # elements added since the last flush (bounded outboxes)
+        self._limit = 1  # elements the batch may hold: what its reserved room allows, + 1
 
     def __enter__(self) -> _Output:
         for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
@@ -267,12 +335,15 @@ class _Output:
 
     def drain(self, elements: Iterable[Element]) -> None:
         """Batch every element; flush when the batch is full or a reader waits, and at the end."""
-        sizer, batched = self.sizer, 0
-        if len(self.outboxes) == 1:
-            append: Callable[[Element], None] = self.pendings[0].append
+        if len(self._targets) == 1:
+            append: Callable[[Element], None] = self._targets[0].append
             watch: Channel | _AnyOf = self.outboxes[0]
         else:
             append, watch = self._broadcast, _AnyOf(self.outboxes)
+        if self.bounded:
+            self._drain_bounded(elements, append, watch)
+            return
+        sizer, batched = self.sizer, 0
         size = sizer.size
         for element in elements:
             append(element)
@@ -282,24 +353,88 @@ class _Output:
                 batched, size = 0, sizer.size
         self.flush()
 
+    def _drain_bounded(
+        self, elements: Iterable[Element], append: Callable[[Element], None], watch: Any
+    ) -> None:
+        # The count and limit live on self: the input's pause, release and resume change them.
+        for element in elements:
+            append(element)
+            self._held += 1
+            if self._held >= self._limit or watch.hungry:
+                self.flush()
+        self.pause()
+        self.release()
+
     def flush(self) -> None:
+        """Hand on what is held; reserve room for the next batch."""
+        self._hand_on(more=True)
+
+    def pause(self) -> None:
+        """Hand on what is held: the worker asks for input next (the room it holds stays,
+        unless it has to wait: ``release``)."""
+        self._hand_on(more=False)
+
+    def release(self) -> None:
+        """Give back the room held for batches to come: the worker is about to wait."""
+        for position, outbox in enumerate(self.outboxes):
+            if self._credits[position]:
+                outbox.release(self.pendings[position])
+                self._credits[position] = 0
+        self._limit = 1
+
+    def resume(self) -> None:
+        """Reserve room for the next batch (the worker has its next input)."""
+        if self.bounded:
+            self._limit = self._reserve(self.sizer.size)
+        self.sizer.begin()  # waiting for input is no time spent making the batch
+
+    def _hand_on(self, more: bool) -> None:
         count = max(map(len, self.pendings), default=0)  # readers may have taken some
         if count:
             self.sizer.end(count)
+        if not self.bounded:
+            if count:
+                for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+                    if pending:
+                        outbox.put_from(pending)
+        elif len(self.outboxes) == 1:  # one lock: hand on, and reserve for the next batch
+            pending, copies, size = self.pendings[0], self._copies[0], self.sizer.size
+            want = copies * (size - 1) if more else 0
+            if pending or want > self._credits[0]:
+                self._credits[0] = self.outboxes[0].put_from(pending, want)
+            self._limit = min(size, self._credits[0] // copies + 1)
+        else:
+            self.release()  # no spare room held while waiting for room in another outbox
             for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
                 if pending:
                     outbox.put_from(pending)
+            self._limit = self._reserve(self.sizer.size) if more else 1
+        self._held = 0
         self.sizer.begin()
 
+    def _reserve(self, size: int) -> int:
+        """Reserve room for a batch of ``size`` elements; how many it may hold (at least 1)."""
+        allowed = max(1, size)
+        for position, outbox in enumerate(self.outboxes):
+            if not outbox.maxsize:
+                continue
+            copies, credit = self._copies[position], self._credits[position]
+            want = copies * max(0, size - 1)
+            if want > credit:
+                credit = outbox.reserve(self.pendings[position], want)
+                self._credits[position] = credit
+            allowed = min(allowed, credit // copies + 1)
+        return allowed
+
     def _broadcast(self, element: Element) -> None:
-        for pending in self.pendings:
+        for pending in self._targets:
             pending.append(element)
 
 
 class _AnyOf:
     """Several outboxes (broadcast) seen as one: hungry when any reader waits."""
 
-    def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, outboxes: list[Channel]) -> None:
         self._outboxes = outboxes
 
     @property

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .._errors import Stopped
@@ -46,30 +47,40 @@ class LoopChannel(ThreadChannel):
         self._loop = loop
         self._loop_thread = threading.get_ident()
 
-    async def aput_from(self, pending: deque[Any]) -> None:
+    async def aput_from(self, pending: deque[Any], reserve: int = 0) -> int:
         """``put_from`` for a task: await room instead of blocking the loop."""
-        while pending:
+        while True:
             with self._lock:
                 if self._stop.is_set:
                     raise Stopped
                 self._move_in(pending)
                 if not pending:
-                    return
+                    return self._reserve(pending, reserve)
                 waiter = self._waiter(self._task_putters)
             await self._wait(waiter, self._task_putters)
 
-    async def aget_batch(self, limit: int) -> list[Any]:
+    async def aget_batch(
+        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+    ) -> list[Any]:
         """``get_batch`` for a task: await items instead of blocking the loop."""
+        if returned:
+            with self._lock:
+                self._give_back(returned)
         while True:
             with self._lock:
                 if self._items:
                     return self._take(limit)
-                ready = self._ready_to_take()
-                if ready is None:
-                    return []
-                if ready:
-                    return self._take(limit)
-                waiter = self._waiter(self._task_getters)
+                call_first, before_wait = before_wait, None
+                if call_first is None:
+                    ready = self._ready_to_take()
+                    if ready is None:
+                        return []
+                    if ready:
+                        return self._take(limit)
+                    waiter = self._waiter(self._task_getters)
+            if call_first is not None:  # without the lock, then look again
+                call_first()
+                continue
             await self._wait(waiter, self._task_getters)
 
     def wake_all(self) -> None:

@@ -222,6 +222,16 @@ def take_tokens(fd: int, most: int, waiter: Waiter) -> int:
             waiter.wait([fd])
 
 
+def try_take_tokens(fd: int, most: int) -> int:
+    """Take up to ``most`` tokens from the token pipe ``fd`` without waiting (0 if none)."""
+    if most <= 0:
+        return 0
+    try:
+        return len(os.read(fd, most))
+    except BlockingIOError:
+        return 0
+
+
 def give_tokens(fd: int, count: int, waiter: Waiter) -> None:
     """Return ``count`` tokens to the token pipe ``fd``."""
     if count > 0:

@@ -14,6 +14,11 @@ token per item before writing, a reader gives them back when it takes the frame.
 publish how many items they want per batch (``want``), so producers cut frames to fit and a
 slow stage's workers share the work item by item.
 
+Tokens also count what waits outside the pipes (see ``_blocking``): a producer takes tokens
+for a batch before it makes it (``reserve``), and gives back those it did not use. A reader
+gives back a frame's tokens when it asks for its next batch (``returned``), or before it waits
+for anything; those of a single item at once if the bound is small (see ``lent_part``).
+
 Latency: a producer flushes as soon as a reader is ``hungry``; a reader that has waited
 ``LINGER`` seconds pokes every producer, whose linger thread then hands on what its worker
 holds while that worker is busy in user code (a batch never hides an item from an idle
@@ -28,9 +33,10 @@ import sys
 import termios
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ctypes import c_int64
 from dataclasses import dataclass, field
+from functools import partial
 from time import monotonic
 from typing import Any
 
@@ -46,11 +52,13 @@ from ._pipes import (
     read_frame,
     take_tokens,
     try_read_head,
+    try_take_tokens,
     write_frame,
 )
 from ._process_codec import Route, decode_batch, encode_batch
 from ._shared_arrays import shared_array
 from ._shared_buffers import PARENT, BufferArena, BufferViews, chunk_limit
+from ._thread_channel import lent_part
 
 #: How long a reader waits for data before poking producers to hand on what they hold.
 LINGER = 0.005
@@ -121,7 +129,7 @@ class ChannelWiring:
         else:
             data = [(-1, write) if i == writer else none for i, (_, write) in enumerate(self.data)]
             pokes = [pair if i == writer else none for i, pair in enumerate(self.pokes)]
-            tokens = (self.tokens[0], -1)
+            tokens = self.tokens  # taken, and given back when a reservation is not used
         lock = self.read_lock if writer is None else none
         return ChannelWiring(
             self.maxsize,
@@ -175,19 +183,43 @@ class ReaderEnd:
         self._ended_seen = -1
         self._live_slots: list[int] = []
         self._views = BufferViews(wiring.buffers, holder) if wiring.buffers else None
+        self._owed = 0  # tokens of items this reader is done with, not given back yet
+        self._lent = partial(lent_part, wiring.maxsize, wiring.readers)
 
-    def get_batch(self, limit: int) -> list[Any]:
-        """The next frame's items (``[]``: every producer ended). Raises ``Stopped``."""
+    def get_batch(
+        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+    ) -> list[Any]:
+        """The next frame's items (``[]``: every producer ended). Raises ``Stopped``.
+
+        ``returned``: the size of the reader's last batch, all done with now.
+        ``before_wait`` is called before the reader may wait.
+        """
         self._flags[self._wiring.base + _WANT] = limit
+        if self._wiring.tokens[1] >= 0:
+            self._owed += self._lent(returned)
         if self._lock is None:
-            return self._read()
+            return self._read(before_wait)
+        self._give_owed()  # the lock may keep us waiting
+        if before_wait is not None:
+            before_wait()
         self._lock.acquire(self._waiter)
         try:
-            return self._read()
+            return self._read(None)
         finally:
             self._lock.release()
 
-    def _read(self) -> list[Any]:
+    def give_back(self, returned: int) -> None:
+        """A reader that leaves is done with its last batch, of ``returned`` items."""
+        if self._wiring.tokens[1] >= 0:
+            self._owed += self._lent(returned)
+            self._give_owed()
+
+    def _give_owed(self) -> None:
+        if self._owed:
+            give_tokens(self._wiring.tokens[1], self._owed, self._waiter)
+            self._owed = 0
+
+    def _read(self, before_wait: Callable[[], None] | None) -> list[Any]:
         waiter, data = self._waiter, self._wiring.data
         if monotonic() >= self._next_check:  # data that never stops must not hide a crash
             self._next_check = monotonic() + CHECK_EVERY
@@ -199,6 +231,10 @@ class ReaderEnd:
             fds = [data[slot][0] for slot in live]
             fd, head = self._try_read(fds)
             if not head:
+                if before_wait is not None:
+                    before_wait()
+                    before_wait = None
+                    continue  # what came meanwhile is read first
                 ready = self._wait_hungry(fds, live)
                 fd = ready[self._next % len(ready)]
                 self._next += 1
@@ -208,8 +244,11 @@ class ReaderEnd:
                 self._end(slot)
                 continue
             batch = decode_batch(payload, self._views)
-            if self._wiring.tokens[1] >= 0:
-                give_tokens(self._wiring.tokens[1], len(batch), waiter)
+            if self._wiring.tokens[1] >= 0:  # what we owe, and what this batch does not hold
+                given = self._owed + len(batch) - self._lent(len(batch))
+                if given:
+                    give_tokens(self._wiring.tokens[1], given, waiter)
+                self._owed = 0
             # The run's progress, for the stall watch (under the read lock if readers share).
             self._flags[self._wiring.base + _TAKEN] += len(batch)
             return batch
@@ -227,8 +266,9 @@ class ReaderEnd:
 
     def _wait_hungry(self, fds: list[int], live: list[int]) -> list[int]:
         flags, hungry = self._flags, self._wiring.base + _HUNGRY
-        flags[hungry] = 1
+        flags[hungry] = 1  # first: a producer woken by the room below sees that we wait
         try:
+            self._give_owed()  # no room held while waiting: producers may need it
             ready = self._waiter.wait(fds, timeout=LINGER)
             if not ready:
                 self._poke(live)
@@ -263,7 +303,13 @@ class ReaderEnd:
     def close(self) -> None:
         """Readers close nothing (the Channel protocol asks for it)."""
 
-    def put_from(self, pending: deque[Any]) -> None:
+    def put_from(self, pending: deque[Any], reserve: int = 0) -> int:
+        raise TypeError("a reader cannot write")
+
+    def reserve(self, pending: deque[Any], want: int) -> int:
+        raise TypeError("a reader cannot write")
+
+    def release(self, pending: deque[Any]) -> None:
         raise TypeError("a reader cannot write")
 
     def share(self, pending: deque[Any]) -> None: ...
@@ -291,7 +337,8 @@ class WriterEnd:
         self.producers = wiring.producers
         self._fd = wiring.data[slot][1]
         self._poke_fds = wiring.pokes[slot]
-        self._tokens = wiring.tokens[0]
+        self._tokens, self._tokens_back = wiring.tokens
+        self._reserved = 0  # tokens taken for pending items and those to come (the lock)
         self._flags = flags
         self._hungry = wiring.base + _HUNGRY
         self._want = wiring.base + _WANT
@@ -310,17 +357,47 @@ class WriterEnd:
         """Whether a reader waits for data now."""
         return int(self._flags[self._hungry])
 
-    def put_from(self, pending: deque[Any]) -> None:
+    def put_from(self, pending: deque[Any], reserve: int = 0) -> int:
         if self.error is not None:
             raise self.error
         with self._lock:
-            self._send(pending, concurrent=False)
+            self._send(pending, concurrent=False, keep=reserve)
+            return self._reserve(pending, reserve)
+
+    def reserve(self, pending: deque[Any], want: int) -> int:
+        """Take the tokens there are, up to ``want`` for items to join ``pending`` (tokens
+        kept from before count); how many may join."""
+        if self._tokens < 0:
+            return want
+        with self._lock:
+            return self._reserve(pending, want)
+
+    def release(self, pending: deque[Any]) -> None:
+        """Give back the tokens that ``pending``'s items do not use."""
+        if self._tokens < 0:
+            return
+        with self._lock:
+            surplus = self._reserved - len(pending)
+            if surplus > 0:
+                give_tokens(self._tokens_back, surplus, self._waiter)
+                self._reserved -= surplus
+
+    def _reserve(self, pending: deque[Any], want: int) -> int:
+        if self._tokens < 0:
+            return want
+        needed = len(pending) + want
+        if self._reserved < needed:
+            self._reserved += try_take_tokens(self._tokens, needed - self._reserved)
+        return max(0, self._reserved - len(pending))
 
     def close(self) -> None:
         """This producer is done: readers see its end after everything it sent."""
         if self.error is not None:
             raise self.error
         with self._lock:
+            if self._reserved:  # tokens kept for batches to come: none will
+                give_tokens(self._tokens_back, self._reserved, self._waiter)
+                self._reserved = 0
             write_frame(self._fd, END, self._waiter)
             if self._arena is not None:
                 self._arena.close()
@@ -333,8 +410,14 @@ class WriterEnd:
         if self._linger is not None:
             self._linger.stop()
             self._linger = None
+        self.release(pending)  # a worker leaving (replaced after a timeout) keeps no room
 
-    def get_batch(self, limit: int) -> list[Any]:
+    def get_batch(
+        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+    ) -> list[Any]:
+        raise TypeError("a writer cannot read")
+
+    def give_back(self, returned: int) -> None:
         raise TypeError("a writer cannot read")
 
     def flush_concurrently(self, pending: deque[Any]) -> None:
@@ -342,11 +425,29 @@ class WriterEnd:
         with self._lock:
             self._send(pending, concurrent=True)
 
-    def _send(self, pending: deque[Any], concurrent: bool) -> None:
+    def _send(self, pending: deque[Any], concurrent: bool, keep: int = 0) -> None:
+        """Send ``pending``, waiting for room for what has none reserved.
+
+        With ``keep`` (room wanted for a next batch) and no reader waiting, the item that
+        had to wait for room stays here once it has it, to go with that batch (sent alone,
+        it would make a frame of one item).
+        """
         flags, waiter = self._flags, self._waiter
         while pending:
             count = min(len(pending), max(1, int(flags[self._want])))
-            if self._tokens >= 0:
+            if self._tokens < 0:
+                pass
+            elif self._reserved:  # items made with room reserved for them go first
+                count = min(count, self._reserved)
+                self._reserved -= count
+            elif keep and not flags[self._hungry]:  # the item made without: wait for room
+                # for it and the next batch, and keep it for that batch (nothing else is
+                # held while waiting: what had room reserved went above)
+                self._reserved = take_tokens(self._tokens, len(pending) + keep, waiter)
+                if self._reserved >= len(pending):
+                    return
+                continue
+            else:  # the item made without: wait for room
                 count = take_tokens(self._tokens, count, waiter)
             if count == len(pending) and not concurrent:
                 batch = list(pending)
@@ -412,6 +513,10 @@ class QueueFill:
     @property
     def taken(self) -> int:
         return int(self._flags[self.taken_slot])
+
+    @property
+    def fill(self) -> int:
+        return len(self)
 
     def __len__(self) -> int:
         if self._tokens < 0:

@@ -281,7 +281,7 @@ class ProcessRun:
         slots: dict[tuple[int, int, int], int] = {}
         taken = [0] * len(self._wirings)
         for node in self.plan.nodes:
-            for outbox in node.outboxes:
+            for outbox in dict.fromkeys(node.outboxes):  # one slot per channel, however listed
                 for index in range(node.workers):
                     slots[id(node), index, outbox] = taken[outbox]
                     taken[outbox] += 1

@@ -152,7 +152,7 @@ def run_report(
             lines.append(f"source {node.name!r}:")
         else:
             inbox = channels[node.inbox]
-            held, bound = len(inbox), inbox.maxsize
+            held, bound = inbox.fill, inbox.maxsize
             lines.append(f"stage {node.name!r}: {held} of {bound or 'unbounded'} in its queue")
         for index in range(node.workers):
             text = worker_state(node, index)

@@ -43,7 +43,7 @@ from .._kernels import Element
 from .._plan import Node
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH, BatchSizer, batch_cap
+from ._blocking import MAX_BATCH, BatchSizer, batch_cap, reader_batch
 from ._loop_channel import LoopChannel, StopSignal
 
 
@@ -71,14 +71,16 @@ async def run_task_worker(node: Node, index: int, context: TaskContext) -> None:
     # A worker is cancelled only once it runs: one stopped before its first step still runs
     # on_start and on_done (it meets the stop signal at its first wait), as on threads.
     context.began(asyncio.current_task())  # type: ignore[arg-type]
-    outboxes = [context.channel(channel) for channel in node.outboxes]
+    # One writer per channel, even for a channel listed twice (it gets every item twice).
+    writers = {channel: context.channel(channel) for channel in dict.fromkeys(node.outboxes)}
+    outboxes = [writers[channel] for channel in node.outboxes]
     worker = index if node.stage is not None else None
     try:
         if node.stage is None:
             await _pump(node, outboxes, context.max_batch, context.statistics)
         else:
             await _work(node, index, context, outboxes)
-        for outbox in outboxes:
+        for outbox in writers.values():
             outbox.close()
     except Stopped:
         pass  # the run stops
@@ -117,7 +119,8 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
                 await _unlimited(ASYNC_KERNELS[stage.kind], call, batches, output, context, node)
             else:
                 await _each_batch(ASYNC_KERNELS[stage.kind], call, batches, output)
-            await output.flush()
+            await output.pause()
+            output.release()
     except BaseException:
         await session.aclose_quietly()
         raise
@@ -177,20 +180,27 @@ class _Batches:
     def __init__(self, inbox: LoopChannel, workers: int, output: AsyncOutput) -> None:
         self.inbox = inbox
         self.output = output
-        self.sizer = BatchSizer(min(batch_cap(inbox.maxsize, max(1, workers)), output.sizer.cap))
+        cap = reader_batch(inbox.maxsize, max(1, workers))
+        self.sizer = BatchSizer(min(cap, output.sizer.cap))
         self.turns = LoopTurns()
+        self._returned = 0  # the size of the last batch, done with at the next
+        self._release = output.release if output.bounded else None  # the room, if we wait
 
     async def next(self, limit: int = 0) -> list[Element]:
         """The next batch (``[]`` at the end) of ``limit`` elements at most (0: the sizer's
-        size); downstream gets what we hold before we wait for it."""
-        await self.output.flush()
+        size); downstream gets what we hold (and the room we hold) before we wait for it."""
+        await self.output.pause()
         if not len(self.inbox):
             # Let the producers run before waiting: a reader that waits at once is "hungry",
             # and every producer would hand on its elements one by one.
             await asyncio.sleep(0)
         else:  # the get will not wait: let others run if this worker held the loop
             await self.turns.checkpoint()
-        return await self.inbox.aget_batch(limit or self.sizer.size)
+        size = limit or self.sizer.size
+        batch = await self.inbox.aget_batch(size, self._returned, self._release)
+        self._returned = len(batch)
+        self.output.resume()
+        return batch
 
 
 async def _each_batch(
@@ -269,7 +279,8 @@ async def _pump(
                     if output.add(element):
                         await output.flush()
                         await turns.checkpoint()
-            await output.flush()
+            await output.pause()
+            output.release()
     except Exception as error:
         mark_stage(error, node.name, None)
         raise
@@ -296,19 +307,29 @@ def _numbered_sync(source: Iterable[Any]) -> Iterator[Element]:
 
 
 class AsyncOutput:
-    """A task worker's output: one pending batch per outbox (several: broadcast).
+    """A task worker's output: one pending batch per outbox (several: broadcast; an outbox
+    listed twice gets every element twice).
 
-    ``add`` says when to flush: the batch reached the size that takes ~1 ms to produce, or a
-    reader waits. It never yields to the loop by itself: its callers do, once per batch.
+    ``add`` says when to flush: the batch reached the size that takes ~1 ms to produce (or
+    what the room reserved in bounded outboxes allows, see ``_blocking``), or a reader waits.
+    It never yields to the loop by itself: its callers do, once per batch.
     """
 
     def __init__(self, outboxes: list[LoopChannel], max_batch: int = MAX_BATCH) -> None:
-        self.outboxes = outboxes
-        self.pendings: list[deque[Element]] = [deque() for _ in outboxes]
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in outboxes]
+        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
+        self.outboxes = distinct
+        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
+        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
+        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
+        # By identity: two empty deques are equal.
+        self._copies = [sum(t is p for t in self._targets) for p in self.pendings]
+        self._credits = [0] * len(distinct)  # room reserved beyond each pending batch
+        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
         self.sizer = BatchSizer(min([*bounds, max_batch]))
+        self.bounded = any(outbox.maxsize for outbox in distinct)
         self._held = 0
-        self._single = outboxes[0] if len(outboxes) == 1 else None
+        self._limit = 1 if self.bounded else self.sizer.size
+        self._single = distinct[0] if len(outboxes) == 1 else None
         self._single_pending = self.pendings[0] if len(outboxes) == 1 else deque()
 
     def __enter__(self) -> AsyncOutput:
@@ -326,18 +347,69 @@ class AsyncOutput:
         self._held += 1
         if self._single is not None:  # one outbox: no loop (this runs for every element)
             self._single_pending.append(element)
-            return self._held >= self.sizer.size or self._single.hungry > 0
-        for pending in self.pendings:
+            return self._held >= self._limit or self._single.hungry > 0
+        for pending in self._targets:
             pending.append(element)
-        return self._held >= self.sizer.size or any(outbox.hungry for outbox in self.outboxes)
+        return self._held >= self._limit or any(outbox.hungry for outbox in self.outboxes)
 
     async def flush(self) -> None:
-        """Hand on what is held (waiting for room if need be)."""
+        """Hand on what is held (waiting for room if need be); reserve for the next batch."""
+        await self._hand_on(more=True)
+
+    async def pause(self) -> None:
+        """Hand on what is held: the worker asks for input next (the room it holds stays,
+        unless it has to wait: ``release``)."""
+        await self._hand_on(more=False)
+
+    def release(self) -> None:
+        """Give back the room held for batches to come: the worker is about to wait."""
+        for position, outbox in enumerate(self.outboxes):
+            if self._credits[position]:
+                outbox.release(self.pendings[position])
+                self._credits[position] = 0
+        self._limit = 1
+
+    def resume(self) -> None:
+        """Reserve room for the next batch (the worker has its next input)."""
+        if self.bounded:
+            self._limit = self._reserve(self.sizer.size)
+        self.sizer.begin()  # waiting for input is no time spent making the batch
+
+    async def _hand_on(self, more: bool) -> None:
         held = max(map(len, self.pendings), default=0)  # readers may have taken some
         self._held = 0
         if held:
             self.sizer.end(held)
+        if not self.bounded:
+            if held:
+                for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
+                    if pending:
+                        await outbox.aput_from(pending)
+            self._limit = self.sizer.size
+        elif len(self.outboxes) == 1:  # one lock: hand on, and reserve for the next batch
+            pending, copies, size = self.pendings[0], self._copies[0], self.sizer.size
+            want = copies * (size - 1) if more else 0
+            if pending or want > self._credits[0]:
+                self._credits[0] = await self.outboxes[0].aput_from(pending, want)
+            self._limit = min(size, self._credits[0] // copies + 1)
+        else:
+            self.release()  # no spare room held while waiting for room in another outbox
             for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
                 if pending:
                     await outbox.aput_from(pending)
+            self._limit = self._reserve(self.sizer.size) if more else 1
         self.sizer.begin()
+
+    def _reserve(self, size: int) -> int:
+        """Reserve room for a batch of ``size`` elements; how many it may hold (at least 1)."""
+        allowed = max(1, size)
+        for position, outbox in enumerate(self.outboxes):
+            if not outbox.maxsize:
+                continue
+            copies, credit = self._copies[position], self._credits[position]
+            want = copies * max(0, size - 1)
+            if want > credit:
+                credit = outbox.reserve(self.pendings[position], want)
+                self._credits[position] = credit
+            allowed = min(allowed, credit // copies + 1)
+        return allowed

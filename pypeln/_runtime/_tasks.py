@@ -46,7 +46,7 @@ from .._kernels import Element
 from .._plan import Node
 from .._stage import Stage
 from .._stats import RunStatistics
-from ._blocking import CONSUMER_BATCH, consume, join_threads, run_worker
+from ._blocking import consume, join_threads, reader_batch, run_worker
 from ._local_run import LocalRun
 from ._loop_channel import LoopChannel, resolve
 from ._stall import stall_after, watch_run
@@ -106,13 +106,16 @@ class TaskRuntime:
             stats.stop.attach(run.fail)
         try:
             run.launch(asyncio.get_running_loop())
+            output = run.output
+            limit, returned = reader_batch(output.maxsize, 1), 0
             while True:
                 try:
-                    batch = await run.output.aget_batch(CONSUMER_BATCH)
+                    batch = await output.aget_batch(limit, returned)
                 except Stopped:
                     break
                 if not batch:
                     break
+                returned = len(batch)  # handed back once the caller took them all
                 for element in batch:
                     yield element
             run.raise_error()

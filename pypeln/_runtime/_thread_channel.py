@@ -3,6 +3,15 @@
 Every wait here wakes on data, on space, or on the run's stop signal, never on a timer: an
 idle pipeline burns no CPU, and a worker blocked on a full queue still hears "stop".
 
+``maxsize`` bounds what waits in front of the readers, wherever it waits::
+
+    queued + reserved by producers + lent to readers <= maxsize
+
+A producer reserves room (``reserve``) before it batches items, so its pending batch counts
+against the bound; a producer may hold one item more, waiting for room. A reader's batch
+counts too (see ``lent_part``): a reader hands its room back (``returned``) when it asks for
+its next batch, so that producers get room in chunks, for batches again.
+
 >>> stop = StopSignal()
 >>> channel = ThreadChannel(maxsize=2, producers=1, readers=1, stop=stop)
 >>> channel.put_many([1])
@@ -15,9 +24,25 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .._errors import Stopped
+
+
+def lent_part(maxsize: int, readers: int, count: int) -> int:
+    """How many of a reader's batch of ``count`` items keep their room until it asks again.
+
+    All of them, but for an item taken alone under a bound too small to leave each of the
+    ``readers`` one in hand and as many waiting: its room frees at once, so that
+    ``maxsize=1`` does not make several workers take turns.
+
+    >>> lent_part(64, 1, 8), lent_part(64, 1, 1), lent_part(1, 4, 1), lent_part(4, 4, 2)
+    (8, 1, 0, 2)
+    """
+    if count == 1 and maxsize < 2 * readers:
+        return 0
+    return count
 
 
 class StopSignal:
@@ -70,6 +95,12 @@ class ThreadChannel:
         #: Readers waiting that no put has woken yet: a producer holding a batch should flush.
         self.hungry = 0
         self._shared: list[deque[Any]] = []  # producers' pending batches (see share)
+        # With a bound: the room each producer reserved (by id of its pending batch), for
+        # the items in that batch and those it may still add; their sum; and the room of
+        # what readers took and did not hand back yet (see lent_part).
+        self._reserved: dict[int, int] = {}
+        self._reserved_total = 0
+        self._lent = 0
         self.taken = 0  # items readers took so far: the run's progress (see _stall.py)
         self._stop = stop
         stop.register(self._not_empty)
@@ -78,12 +109,19 @@ class ThreadChannel:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def fill(self) -> int:
+        """How much of the bound is taken: queued items, and the room producers reserved and
+        readers hold (what the stall report shows)."""
+        return len(self._items) + self._reserved_total + self._lent
+
     def put_many(self, items: list[Any]) -> None:
         """Append all of ``items``, waiting for room as often as needed."""
         self.put_from(deque(items))
 
-    def put_from(self, pending: deque[Any]) -> None:
-        """Move every item of ``pending`` here, in order, waiting for room as often as needed."""
+    def put_from(self, pending: deque[Any], reserve: int = 0) -> int:
+        """Move every item of ``pending`` here, in order, waiting for room as often as needed;
+        then ``reserve`` room for items to come, as ``reserve()`` does."""
         with self._lock:
             while pending:
                 if self._stop.is_set:
@@ -95,21 +133,79 @@ class ThreadChannel:
                         self._not_full.wait()
                     finally:
                         self._putters -= 1
+            return self._reserve(pending, reserve)
+
+    def reserve(self, pending: deque[Any], want: int) -> int:
+        """Reserve room, as far as there is some now, for ``want`` items to join ``pending``
+        beyond its items there; return how many may join (room kept from before counts).
+        """
+        if not self.maxsize:
+            return want
+        with self._lock:
+            return self._reserve(pending, want)
+
+    def release(self, pending: deque[Any]) -> None:
+        """Give back the room reserved for ``pending`` that its items do not use."""
+        if not self.maxsize:
+            return
+        with self._lock:
+            key = id(pending)
+            surplus = self._reserved.get(key, 0) - len(pending)
+            if surplus > 0:
+                self._reserved[key] -= surplus
+                self._reserved_total -= surplus
+                self._wake_putters(surplus)
+
+    def _reserve(self, pending: deque[Any], want: int) -> int:
+        """``reserve``, called with the lock."""
+        if not self.maxsize:
+            return want
+        key = id(pending)
+        held = self._reserved.get(key, 0)
+        needed = len(pending) + want
+        if held < needed:
+            grant = min(needed - held, max(0, self._room()))
+            if grant:
+                self._reserved[key] = held = held + grant
+                self._reserved_total += grant
+        return max(0, held - len(pending))
+
+    def _room(self) -> int:
+        """Room nobody holds (called with the lock, for a bounded channel)."""
+        return self.maxsize - len(self._items) - self._reserved_total - self._lent
 
     def _move_in(self, pending: deque[Any]) -> None:
-        """Move what room allows of ``pending`` here and wake readers (called with the lock)."""
+        """Move what room allows of ``pending`` here and wake readers (called with the lock):
+        first the items ``pending``'s producer reserved room for, then as room allows."""
         items = self._items
-        room = len(pending) if not self.maxsize else self.maxsize - len(items)
-        if room >= len(pending):
+        if not pending:
+            return
+        if not self.maxsize:
             moved = len(pending)
             items.extend(pending)  # safe: we hold the lock, and the producer is us
             pending.clear()
-        elif room > 0:
-            moved = room
-            items.extend(pending.popleft() for _ in range(room))
         else:
-            return
+            moved = self._count_in(pending)
+            if not moved:
+                return
+            if moved == len(pending):
+                items.extend(pending)
+                pending.clear()
+            else:
+                items.extend(pending.popleft() for _ in range(moved))
         self._wake_getters(moved)
+
+    def _count_in(self, pending: deque[Any]) -> int:
+        """How many of ``pending``'s items may come in now; their reserved room becomes
+        theirs in the queue (called with the lock, for a bounded channel)."""
+        key = id(pending)
+        held = self._reserved.get(key, 0)
+        count = min(len(pending), held + max(0, self._room()))
+        used = min(count, held)
+        if used:
+            self._reserved[key] = held - used
+            self._reserved_total -= used
+        return count
 
     def _wake_getters(self, moved: int) -> None:
         """``moved`` items arrived: wake as many waiting readers (called with the lock)."""
@@ -130,10 +226,29 @@ class ThreadChannel:
     def unshare(self, pending: deque[Any]) -> None:
         with self._lock:  # by identity: two empty deques are equal
             self._shared = [shared for shared in self._shared if shared is not pending]
+            held = self._reserved.pop(id(pending), 0)  # its producer is done: no room kept
+            if held:
+                self._reserved_total -= held
+                self._wake_putters(held)
 
-    def get_batch(self, limit: int) -> list[Any]:
-        """Up to ``limit`` items, and no more than a fair share when several workers read."""
+    def get_batch(
+        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+    ) -> list[Any]:
+        """Up to ``limit`` items, and no more than a fair share when several workers read.
+
+        ``returned``: the size of this reader's last batch, all done with now (the room
+        of a batch of several is held until then). ``before_wait`` is called (without the
+        lock) when the queue is empty, before the reader may wait.
+        """
         with self._lock:
+            if returned:
+                self._give_back(returned)
+            if not self._items and before_wait is not None:
+                self._lock.release()
+                try:
+                    before_wait()
+                finally:
+                    self._lock.acquire()
             while not self._items:
                 ready = self._ready_to_take()
                 if ready is None:  # every producer closed: the end
@@ -175,9 +290,27 @@ class ThreadChannel:
             items.clear()
         else:
             batch = [items.popleft() for _ in range(count)]
-        self._wake_putters(count)
+        if self.maxsize:
+            lent = lent_part(self.maxsize, self._readers, count)
+            self._lent += lent  # held until the reader asks again
+            if lent < count:
+                self._wake_putters(count - lent)
         self.taken += count
         return batch
+
+    def give_back(self, returned: int) -> None:
+        """A reader that leaves is done with its last batch, of ``returned`` items."""
+        with self._lock:
+            self._give_back(returned)
+
+    def _give_back(self, returned: int) -> None:
+        """A reader is done with the ``returned`` items of its last batch: a batch of
+        several frees its room now (called with the lock)."""
+        if self.maxsize:
+            lent = lent_part(self.maxsize, self._readers, returned)
+            if lent:
+                self._lent -= lent
+                self._wake_putters(lent)
 
     def _take_shared(self) -> bool:
         """Move what producers hold into the queue, as room allows (called with the lock)."""
@@ -185,8 +318,7 @@ class ThreadChannel:
         for pending in self._shared:
             if not pending:  # the usual case, with many producers: look no further
                 continue
-            room = len(pending) if not self.maxsize else self.maxsize - len(self._items)
-            count = min(room, len(pending))
+            count = self._count_in(pending) if self.maxsize else len(pending)
             if count > 0:
                 # popleft of a counted snapshot: the producer may append meanwhile, never pop.
                 self._items.extend(pending.popleft() for _ in range(count))

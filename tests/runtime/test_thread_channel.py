@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
+from typing import Any
 
 import pytest
 
@@ -48,9 +49,9 @@ def test_maxsize_bounds_the_queue_and_a_partial_put_waits_for_room() -> None:
     channel = ThreadChannel(maxsize=2, producers=1, readers=1, stop=StopSignal())
     thread, outcome = run_in_thread(lambda: channel.put_many([1, 2, 3, 4, 5]))
     assert channel.get_batch(1) == [1]
-    taken = [1]
+    taken, batch = [1], [1]
     while len(taken) < 5:
-        batch = channel.get_batch(10)
+        batch = channel.get_batch(10, returned=len(batch))  # done with the last batch
         assert 1 <= len(batch) <= 2
         taken += batch
     thread.join(timeout=5)
@@ -138,8 +139,8 @@ def test_a_reader_takes_what_a_producer_holds_within_the_bound() -> None:
     channel.share(pending)
     assert channel.get_batch(1) == [1]  # took 1, 2 (the room there was), handed out 1
     assert list(pending) == [3] and len(channel) == 1
-    assert channel.get_batch(10) == [2]
-    assert channel.get_batch(10) == [3]
+    assert channel.get_batch(10, returned=1) == [2]  # done with 1: its room is free again
+    assert channel.get_batch(10, returned=1) == [3]
 
 
 def test_a_waiting_reader_is_woken_by_a_hungry_flush() -> None:
@@ -177,7 +178,8 @@ def test_many_producers_and_readers_lose_and_duplicate_nothing(seed: int) -> Non
 
     def consume() -> None:
         nonlocal largest
-        while batch := channel.get_batch(rng.randint(1, 5)):
+        batch: list[int] = []
+        while batch := channel.get_batch(rng.randint(1, 5), returned=len(batch)):
             largest = max(largest, len(batch) + len(channel))
             received.extend(batch)
 
@@ -199,9 +201,9 @@ def test_a_thread_stage_queue_never_exceeds_maxsize(monkeypatch: pytest.MonkeyPa
     largest: dict[int, int] = {}
     original = ThreadChannel.get_batch
 
-    def recording_get_batch(self: ThreadChannel, limit: int) -> list[object]:
+    def recording_get_batch(self: ThreadChannel, limit: int, *more: Any) -> list[object]:
         largest[self.maxsize] = max(largest.get(self.maxsize, 0), len(self))
-        return original(self, limit)
+        return original(self, limit, *more)
 
     monkeypatch.setattr(ThreadChannel, "get_batch", recording_get_batch)
     stage = pl.thread.map(lambda x: x, range(20_000), workers=8, maxsize=3)
