@@ -12,7 +12,6 @@ STAGE_FUNCTIONS = ["map", "flat_map", "filter", "each"]
 
 # (keyword arguments, exception type, words the message must contain)
 BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
-    ({"workers": 0}, ValueError, "workers must be an int >= 1, got 0"),
     ({"workers": -3}, ValueError, "workers must be an int >= 1"),
     ({"workers": 2.5}, TypeError, "workers must be an int >= 1, got float"),
     ({"workers": True}, TypeError, "workers must be an int"),
@@ -37,6 +36,18 @@ def test_bad_options_raise_at_the_call(
         function(str, [1], **options)
     with pytest.raises(error, match=f"^{name}\\(\\): {message}"):
         function(str, **options)  # the partial form checks just as early
+
+
+@pytest.mark.parametrize("name", STAGE_FUNCTIONS)
+def test_workers_zero_is_no_limit_where_the_backend_offers_it(
+    backend: ModuleType, name: str
+) -> None:
+    function = getattr(backend, name)
+    if getattr(backend.runtime, "unlimited_workers", False):  # pl.task
+        assert function(str, [1], workers=0).workers >= 1  # a plain f: a pool of threads
+    else:
+        with pytest.raises(ValueError, match=f"^{name}\\(\\): workers must be an int >= 1, got 0$"):
+            function(str, [1], workers=0)
 
 
 @pytest.mark.parametrize("name", STAGE_FUNCTIONS)
