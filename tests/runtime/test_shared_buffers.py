@@ -292,8 +292,11 @@ def chunks_in_use(parent: int) -> int:
         if name.startswith(f"pypeln-{parent}-"):
             directory = os.path.join("/dev/shm", name)
             for chunk in os.listdir(directory):
-                with open(os.path.join(directory, chunk), "rb") as file:
-                    busy += any(file.read(_shared_buffers.HOLDERS))
+                try:
+                    with open(os.path.join(directory, chunk), "rb") as file:
+                        busy += any(file.read(_shared_buffers.HOLDERS))
+                except FileNotFoundError:  # removed since the listing: not in use
+                    continue
     return busy
 
 
