@@ -1,7 +1,7 @@
 """One fresh interpreter's start-up figures, for the ``process-latency-threads`` scenario.
 
-``python -m benchmarks.latency_child pypeln|executor N`` imports numpy first (its BLAS
-starts threads, as in real programs; an idle thread is started too if it did not), then times
+``python -m benchmarks.latency_child pypeln|executor|executor-forkserver N`` imports numpy
+first (its BLAS starts threads, as in real programs; an idle thread too if it did not), times
 ``N + 1`` one-item runs over 4 worker processes: the first is the cold figure (nothing of the
 kind ran in this interpreter yet), the median of the others the warm one. It prints them as
 JSON with the thread count it saw.
@@ -36,10 +36,15 @@ def one_run(contender: str) -> Callable[[], list[int]]:
         import pypeln as pl
 
         return lambda: list(pl.process.map(inc, [1], workers=WORKERS))
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    context = multiprocessing.get_context(
+        "forkserver" if contender.endswith("forkserver") else None
+    )
+
     def executor() -> list[int]:
-        with ProcessPoolExecutor(WORKERS) as pool:
+        with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
             return list(pool.map(inc, [1]))
 
     return executor

@@ -140,17 +140,29 @@ def process_latency_threads(options: Options) -> ScenarioResult:
     check = lambda threads: isinstance(threads, int) and threads > 1  # noqa: E731
     contenders = [
         Contender(EXECUTOR, partial(fresh_interpreter, "executor"), check),
+        Contender(EXECUTOR_FORKSERVER, partial(fresh_interpreter, "executor-forkserver"), check),
         Contender("process", partial(fresh_interpreter, "pypeln"), check),
     ]
     timings = measure(contenders, options.at_least(MIN_REPEAT))
     for figure, label in (("cold", "first run"), ("warm", "later runs")):
         base = Row.of(f"{EXECUTOR}: {label}", BASELINE, "s", timings[EXECUTOR], metric(figure))
+        safe = Row.of(
+            f"{EXECUTOR_FORKSERVER}: {label}",
+            PEER,
+            "s",
+            timings[EXECUTOR_FORKSERVER],
+            metric(figure),
+        )
         row = Row.of(f"process: {label}", PYPELN, "s", timings["process"], metric(figure))
         result.rows.append(base.relate(base.value))
-        result.rows.append(row.relate(base.value))
+        result.rows.append(safe.relate(base.value))
+        result.rows.append(row.relate(base.value).compare(safe.contender, safe.value))
     result.notes.append(
         "each figure is the median over fresh interpreters; a child that saw a single thread "
-        "starts an idle one, so that the fork server is what starts the workers"
+        "starts an idle one, so that the fork server is what starts the workers. "
+        "ProcessPoolExecutor forks the threaded parent itself (multiprocessing's default "
+        "here), which a pipeline may not do safely; with forkserver it starts a fresh "
+        "interpreter first, as pypeln's fork server does"
     )
     result.spread_notes(timings)
     return result
