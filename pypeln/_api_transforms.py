@@ -339,7 +339,7 @@ class Transforms(Flows):
         check_function(kind, "f", f)
         # The task runtime awaits async functions (and lets workers=0 start calls without limit).
         awaits = bool(getattr(self.runtime, "unlimited_workers", False))
-        count = check_workers(kind, workers, unlimited=awaits or None)
+        count = check_workers(kind, workers, unlimited=awaits)
         if count == 0 and not is_async_callable(f):
             count = plain_function_threads()  # plain calls run in threads, a bounded number
         options = {

@@ -16,6 +16,7 @@ Namespace(count=1)
 from __future__ import annotations
 
 import threading
+import weakref
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +28,7 @@ class HoldsLock:
 
     __slots__ = ()
     _lock: Any
+    _task_locks: weakref.WeakKeyDictionary[Any, Any]
 
     def __enter__(self) -> Self:
         self._lock.acquire()
@@ -40,10 +42,18 @@ class HoldsLock:
     ) -> None:
         self._lock.release()
 
-    # ``async with ns:`` as in pypeln 0.4.9's task backend. The lock is held for a few lines
-    # of code, so taking it inside the event loop keeps the loop waiting for no longer.
+    # ``async with ns:``, as in pypeln 0.4.9's task backend. Tasks of one event loop share
+    # its thread, where the reentrant lock would let them all in at once: they take turns on
+    # an asyncio lock of that loop first, then take the lock (threads hold it for a few lines
+    # of code: a short wait).
     async def __aenter__(self) -> Self:
-        return self.__enter__()
+        await self._task_lock().acquire()
+        try:
+            self._lock.acquire()
+        except BaseException:
+            self._task_lock().release()
+            raise
+        return self
 
     async def __aexit__(
         self,
@@ -51,16 +61,29 @@ class HoldsLock:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, traceback)
+        self._lock.release()
+        self._task_lock().release()
+
+    def _task_lock(self) -> Any:
+        """The running loop's asyncio lock for this object (one per loop: a run's loop ends
+        with the run, and an asyncio lock serves one loop only)."""
+        import asyncio  # only async code gets here: importing pypeln.thread needs no asyncio
+
+        loop = asyncio.get_running_loop()
+        lock = self._task_locks.get(loop)
+        if lock is None:
+            lock = self._task_locks[loop] = asyncio.Lock()
+        return lock
 
 
 class Namespace(HoldsLock):
     """An attribute bag shared by every worker; ``with ns:`` holds its (reentrant) lock."""
 
-    __slots__ = ("__dict__", "_lock")
+    __slots__ = ("__dict__", "_lock", "_task_locks")
 
     def __init__(self, **kwargs: Any) -> None:
         object.__setattr__(self, "_lock", threading.RLock())
+        object.__setattr__(self, "_task_locks", weakref.WeakKeyDictionary())
         self.__dict__.update(kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -30,13 +30,14 @@ from ._runtime._process_boot import fresh_interpreter
 
 class Namespace(_namespace.HoldsLock):
     __doc__ = _namespace.Namespace.__doc__
-    __slots__ = ("__weakref__", "_lock", "_manager", "_values")
+    __slots__ = ("__weakref__", "_lock", "_manager", "_task_locks", "_values")
 
     def __init__(self, **kwargs: Any) -> None:
         host = _ManagerProcess()
         object.__setattr__(self, "_manager", host)
         object.__setattr__(self, "_values", host.manager.Namespace(**kwargs))
         object.__setattr__(self, "_lock", host.manager.RLock())
+        object.__setattr__(self, "_task_locks", weakref.WeakKeyDictionary())
         weakref.finalize(self, host.close)
 
     def __getattr__(self, name: str) -> Any:
@@ -61,6 +62,7 @@ def _attach(values: Any, lock: Any) -> Namespace:
     object.__setattr__(ns, "_manager", None)
     object.__setattr__(ns, "_values", values)
     object.__setattr__(ns, "_lock", lock)
+    object.__setattr__(ns, "_task_locks", weakref.WeakKeyDictionary())
     return ns
 
 

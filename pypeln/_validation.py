@@ -57,7 +57,7 @@ def check_plain_function(api: str, name: str, value: object, backend: str) -> No
     )
 
 
-def check_workers(api: str, value: object, *, unlimited: bool | None = None) -> int:
+def check_workers(api: str, value: object, *, unlimited: bool = False) -> int:
     """``value`` must be an int >= 1; 0 (no limit) too where ``unlimited`` is True."""
     if unlimited and value == 0 and not isinstance(value, bool):
         return 0

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 
-#: Processes that live for the whole session once started, whatever a test does.
+from pypeln._runtime._fork_server_client import fork_server
+
+#: Processes that live for the whole session once started, whatever a test does (pypeln's
+#: fork server too, see ``run_processes``).
 SESSION_HELPERS = (
-    "pypeln._runtime._fork_server",  # pypeln's fork server (its workers do count)
     "multiprocessing.resource_tracker",
     "spawn_main",  # the session's manager (tests/conftest.py)
 )
@@ -47,11 +49,17 @@ def descendants() -> dict[int, str]:
 
 
 def run_processes() -> dict[int, str]:
-    """``descendants()`` but the session's helpers: what a run started and left."""
+    """``descendants()`` but the session's helpers: what a run started and left.
+
+    pypeln's fork server is known by its pid: its workers are forks of it, with the same
+    command line, and they count.
+    """
+    server = fork_server()._process  # the server of this process, if one runs
     return {
         pid: what
         for pid, what in descendants().items()
         if not any(helper in what for helper in SESSION_HELPERS)
+        and (server is None or pid != server.pid)
     }
 
 

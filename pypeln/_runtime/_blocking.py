@@ -6,24 +6,7 @@ Data flow of one stage worker::
          ▲   n adapts: 1 at first, then as many items as take ~1 ms      (each outbox: broadcast)
          └── before waiting for more input, whatever is pending is flushed downstream
 
-Moving items in batches is what makes a hand-off cheap. Three rules keep batches from adding
-latency: every batch size starts at 1; a worker flushes before it waits for input and as
-soon as its reader waits (``hungry``); and a reader about to wait takes what its producers
-hold (``Channel.share``), so an item is never stuck behind a slow next one.
-
-Batches never stretch ``maxsize``, the user's bound on memory: in front of a bounded
-channel's readers wait at most ``maxsize`` items, queued, in producers' pending batches or
-in readers' batches, plus one per producer (the item it holds while waiting for room). A
-producer reserves room for a batch before it makes it (``Channel.reserve``), and holds no
-room it does not use while it waits for anything. A reader hands the room of its batch back
-when it asks for the next one, which gives producers room in chunks, for batches again; under
-a bound too small to leave each reader an item, a single item's room frees as it is taken, so
-that ``maxsize=1`` still lets several workers run (``lent_part``).
-
->>> sizer = BatchSizer(cap=100)
->>> sizer.begin(); sizer.end(1)  # a fast item: the next batch may be twice as large
->>> sizer.size
-2
+How items are batched, and how batches keep within ``maxsize``: ``_batching``.
 """
 
 from __future__ import annotations
@@ -31,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from time import monotonic, perf_counter
+from time import monotonic
 from typing import Any, Protocol
 
 from .._errors import Stopped, mark_stage
@@ -42,13 +25,7 @@ from .._session import DeadlineFactory, WorkerSession
 from .._sources import elements_of
 from .._stage import close_iterator
 from .._stats import Counters, RunStatistics
-
-#: A batch is sized to take about this long to process, so hand-offs stay a small cost.
-TARGET_BATCH_SECONDS = 0.001
-#: Batch size when nothing else bounds it.
-MAX_BATCH = 4096
-#: The consumer takes up to this many items per hand-off.
-CONSUMER_BATCH = 4096
+from ._batching import BatchSizer, OutputBatches, reader_batch
 
 
 class Channel(Protocol):
@@ -92,52 +69,6 @@ class Channel(Protocol):
         """A reader that leaves is done with its last batch, of ``returned`` items."""
 
     def close(self) -> None: ...
-
-
-class BatchSizer:
-    """Grows a batch size from 1 towards what takes ``TARGET_BATCH_SECONDS``, at most ``cap``.
-
-    >>> sizer = BatchSizer(cap=8)
-    >>> sizer.size
-    1
-    >>> for _ in range(5):
-    ...     sizer.begin(); sizer.end(sizer.size)
-    >>> sizer.size
-    8
-    """
-
-    def __init__(self, cap: int) -> None:
-        self.cap = max(1, cap)
-        self.size = 1
-        self._started = 0.0
-
-    def begin(self) -> None:
-        self._started = perf_counter()
-
-    def end(self, count: int) -> None:
-        """``count`` items were processed since ``begin()``."""
-        if count <= 0:
-            return
-        per_item = (perf_counter() - self._started) / count
-        ideal = TARGET_BATCH_SECONDS / per_item if per_item > 0 else self.cap
-        self.size = max(1, min(self.cap, self.size * 2, int(ideal)))
-
-
-def batch_cap(maxsize: int, workers: int) -> int:
-    """Largest batch one worker may hold: its share of the queue bound, so memory stays bounded."""
-    return MAX_BATCH if maxsize == 0 else max(1, -(-maxsize // workers))
-
-
-def reader_batch(maxsize: int, readers: int) -> int:
-    """Largest batch one reader takes: its share of the bound (without one, what waits).
-
-    (Half a share, to leave producers room while a reader works, measured no faster: the
-    hand-offs it adds cost as much as the overlap gains.)
-
-    >>> reader_batch(0, 1), reader_batch(64, 1), reader_batch(64, 3), reader_batch(3, 4)
-    (4096, 64, 22, 1)
-    """
-    return CONSUMER_BATCH if maxsize == 0 else batch_cap(maxsize, readers)
 
 
 class WorkerContext(Protocol):
@@ -292,46 +223,12 @@ def _pump_batches(elements: Iterator[Element], outboxes: list[Channel]) -> None:
         output.drain(elements)
 
 
-class _Output:
-    """A worker's output: one pending batch per outbox, each handed on when flushed.
-
-    The batch size adapts like the input's: one item at first, then as many as take about
-    ``TARGET_BATCH_SECONDS`` to produce. A batch never holds an item back from an idle
-    reader: a producer flushes at once when a reader waits (``hungry``), and a reader about
-    to wait takes what its producers hold (``Channel.share``), so an item is not stuck behind
-    a slow next one. With several outboxes (broadcast), every item goes to each one's batch;
-    an outbox listed twice gets it twice.
-
-    With a bounded outbox, a batch holds at most what its reserved room allows, plus one
-    item (see the module docstring); ``release`` gives the room back when the worker is
-    about to wait for input, ``resume`` reserves again.
-    """
-
-    def __init__(self, outboxes: list[Channel], max_batch: int = MAX_BATCH) -> None:
-        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
-        self.outboxes = distinct
-        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
-        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
-        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
-        # By identity: two empty deques are equal.
-        self._copies = [sum(t is p for t in self._targets) for p in self.pendings]
-        self._credits = [0] * len(distinct)  # room reserved beyond each pending batch
-        # Each producer may hold its share of the downstream bound, so memory stays bounded.
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
-        self.sizer = BatchSizer(min([*bounds, max_batch]))
-        self.bounded = any(outbox.maxsize for outbox in distinct)
-        self._held = 0  # elements added since the last flush (bounded outboxes)
-        self._limit = 1  # elements the batch may hold: what its reserved room allows, + 1
+class _Output(OutputBatches):
+    """The blocking loop's output: ``OutputBatches`` handed on with ``put_from``."""
 
     def __enter__(self) -> _Output:
-        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-            outbox.share(pending)
-        self.sizer.begin()
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-            outbox.unshare(pending)
 
     def drain(self, elements: Iterable[Element]) -> None:
         """Batch every element; flush when the batch is full or a reader waits, and at the end."""
@@ -374,57 +271,14 @@ class _Output:
         unless it has to wait: ``release``)."""
         self._hand_on(more=False)
 
-    def release(self) -> None:
-        """Give back the room held for batches to come: the worker is about to wait."""
-        for position, outbox in enumerate(self.outboxes):
-            if self._credits[position]:
-                outbox.release(self.pendings[position])
-                self._credits[position] = 0
-        self._limit = 1
-
-    def resume(self) -> None:
-        """Reserve room for the next batch (the worker has its next input)."""
-        if self.bounded:
-            self._limit = self._reserve(self.sizer.size)
-        self.sizer.begin()  # waiting for input is no time spent making the batch
-
     def _hand_on(self, more: bool) -> None:
-        count = max(map(len, self.pendings), default=0)  # readers may have taken some
-        if count:
-            self.sizer.end(count)
-        if not self.bounded:
-            if count:
-                for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-                    if pending:
-                        outbox.put_from(pending)
-        elif len(self.outboxes) == 1:  # one lock: hand on, and reserve for the next batch
-            pending, copies, size = self.pendings[0], self._copies[0], self.sizer.size
-            want = copies * (size - 1) if more else 0
-            if pending or want > self._credits[0]:
-                self._credits[0] = self.outboxes[0].put_from(pending, want)
-            self._limit = min(size, self._credits[0] // copies + 1)
-        else:
-            self.release()  # no spare room held while waiting for room in another outbox
-            for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-                if pending:
-                    outbox.put_from(pending)
-            self._limit = self._reserve(self.sizer.size) if more else 1
-        self._held = 0
-        self.sizer.begin()
-
-    def _reserve(self, size: int) -> int:
-        """Reserve room for a batch of ``size`` elements; how many it may hold (at least 1)."""
-        allowed = max(1, size)
-        for position, outbox in enumerate(self.outboxes):
-            if not outbox.maxsize:
-                continue
-            copies, credit = self._copies[position], self._credits[position]
-            want = copies * max(0, size - 1)
-            if want > credit:
-                credit = outbox.reserve(self.pendings[position], want)
-                self._credits[position] = credit
-            allowed = min(allowed, credit // copies + 1)
-        return allowed
+        steps = self._hand_on_steps(more)
+        try:
+            outbox, pending, reserve = next(steps)
+            while True:
+                outbox, pending, reserve = steps.send(outbox.put_from(pending, reserve))
+        except StopIteration:
+            pass
 
     def _broadcast(self, element: Element) -> None:
         for pending in self._targets:

@@ -40,7 +40,7 @@ import socket
 import struct
 import sys
 
-from ._process_boot import run_worker_process
+from ._process_boot import mark_pypeln_process, run_worker_process
 
 #: Descriptors per message (the kernel's limit is 253 on Linux).
 _FDS_PER_MESSAGE = 250
@@ -56,7 +56,11 @@ WORKER_MODULES = ["pypeln._runtime._process_child", "multiprocessing"]
 
 def send_message(sock: socket.socket, body: bytes, fds: list[int]) -> None:
     """``body`` and ``fds`` as one message (several sends when there are many descriptors)."""
-    socket.send_fds(sock, [_HEADER.pack(len(body), len(fds))], fds[:_FDS_PER_MESSAGE])
+    header = _HEADER.pack(len(body), len(fds))
+    if fds:
+        socket.send_fds(sock, [header], fds[:_FDS_PER_MESSAGE])
+    else:  # no empty SCM_RIGHTS record: macOS refuses one
+        sock.sendall(header)
     sock.sendall(body)
     for start in range(_FDS_PER_MESSAGE, len(fds), _FDS_PER_MESSAGE):
         socket.send_fds(sock, [b"+"], fds[start : start + _FDS_PER_MESSAGE])
@@ -97,7 +101,13 @@ def _receive_with_fds(sock: socket.socket, size: int, most: int) -> tuple[bytes,
 
 
 def serve() -> None:
-    """The server's main loop (see the module docstring); never returns."""
+    """The server's main loop (see the module docstring); never returns.
+
+    Once the parent's end of the socket closes, it takes no more requests but goes on
+    reaping and reporting its workers until the last has ended: a run still reading their
+    status pipes must see their real ends.
+    """
+    mark_pypeln_process()  # modules it loads may use pl.process: no server of its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=int(sys.argv[1]))
     wake_r, wake_w = os.pipe()
@@ -107,33 +117,45 @@ def serve() -> None:
     _preload(WORKER_MODULES)
     statuses: dict[int, int] = {}  # worker pid -> its status pipe's write end
     poller = _poller(sock.fileno(), wake_r)
-    while True:
+    serving = True
+    while serving or statuses:
         ready = {fd for fd, _ in poller.poll()}
         if wake_r in ready:
             os.read(wake_r, 4096)
             _reap(statuses)
-        if sock.fileno() in ready:
+        if serving and sock.fileno() in ready:
             message = receive_message(sock)
-            if message is None:  # the parent is gone
-                os._exit(0)
-            body, fds = message
-            modules, work = pickle.loads(body)
-            _preload(modules)
-            status_w, worker_fds = fds[0], fds[1:]
-            keep = {sock.fileno(), wake_r, wake_w, *statuses.values(), status_w}
-            reply: tuple[str, int | str]
-            try:
-                pid = _fork(work, worker_fds, keep)
-            except OSError as error:
-                os.close(status_w)
-                reply = ("error", f"fork failed: {error}")
-            else:
-                statuses[pid] = status_w
-                reply = ("ok", pid)
-            finally:
-                for received in worker_fds:
-                    os.close(received)
+            if message is None:  # the parent closed its end (or exited): requests are over
+                poller.unregister(sock.fileno())
+                serving = False
+                _reap(statuses)  # a worker may have ended before we unregistered
+                continue
+            reply = _start(message, statuses, {sock.fileno(), wake_r, wake_w})
             send_message(sock, pickle.dumps(reply), [])
+    os._exit(0)
+
+
+def _start(
+    message: tuple[bytes, list[int]], statuses: dict[int, int], server_fds: set[int]
+) -> tuple[str, int | str]:
+    """Handle one request: load what it names, fork its worker; the reply to send."""
+    body, fds = message
+    modules, surroundings, work = pickle.loads(body)
+    if modules:  # imported with the parent's directory, path and environment of now
+        surroundings.apply()
+        _preload(modules)
+    status_w, worker_fds = fds[0], fds[1:]
+    keep = {*server_fds, *statuses.values(), status_w}
+    try:
+        pid = _fork(work, worker_fds, keep)
+    except OSError as error:
+        os.close(status_w)
+        return ("error", f"fork failed: {error}")
+    finally:
+        for received in worker_fds:
+            os.close(received)
+    statuses[pid] = status_w
+    return ("ok", pid)
 
 
 def _poller(*fds: int) -> select.poll:

@@ -23,12 +23,14 @@ import threading
 from functools import lru_cache
 
 from ._fork_server import receive_message, send_message
-from ._process_boot import fresh_interpreter
+from ._process_boot import Surroundings, fresh_interpreter
 
 #: How long stopping waits for the server to exit before killing it.
 STOP_WAIT = 5.0
 #: What starts one worker: the body it runs, its descriptors, the modules to load first.
 Request = tuple[bytes, list[int], list[str]]
+#: Requests sent ahead of their replies.
+WINDOW = 16
 
 
 class ForkServerClient:
@@ -38,7 +40,7 @@ class ForkServerClient:
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._preloaded: set[str] = set()
+        self._preloaded: dict[str, int | None] = {}  # module -> its file's mtime then
 
     def start_soon(self) -> None:
         """Start the server now if it is not running, without waiting for it to be ready:
@@ -49,8 +51,9 @@ class ForkServerClient:
     def spawn(self, requests: list[Request]) -> list[tuple[int, int]]:
         """Start a worker per request: each one's pid and status pipe (its sentinel).
 
-        Every request is sent before the first reply is read, so the server forks the next
-        worker while this process prepares the one after.
+        Up to ``WINDOW`` requests are sent before their replies are read, so the server
+        forks the next worker while this process prepares the one after; never more, as a
+        server whose replies nobody reads stops reading requests.
         """
         pipes = [os.pipe() for _ in requests]
         try:
@@ -67,37 +70,52 @@ class ForkServerClient:
 
     def _exchange(self, requests: list[Request], statuses: list[int]) -> list[int]:
         for attempt in (1, 2):  # a server that ended meanwhile is started again, once
+            self._drop_if_stale()
             sock = self._running()
             pids: list[int] = []
             try:
-                for (body, fds, modules), status in zip(requests, statuses, strict=True):
-                    wanted = [name for name in modules if name not in self._preloaded]
-                    self._preloaded.update(wanted)
-                    send_message(sock, pickle.dumps((wanted, body)), [status, *fds])
-                for _ in requests:
-                    reply = receive_message(sock)
-                    if reply is None:
-                        break
-                    pids.append(self._pid(reply[0]))
-            except OSError:
-                pass  # the server is gone: as a missing reply
+                for sent, (request, status) in enumerate(zip(requests, statuses, strict=True), 1):
+                    send_message(sock, self._message(request), [status, *request[1]])
+                    if sent - len(pids) >= WINDOW:
+                        pids.append(self._reply(sock))
+                while len(pids) < len(requests):
+                    pids.append(self._reply(sock))
+                return pids
+            except (OSError, _ServerGone):
+                pass
             except BaseException:  # Ctrl-C midway: a late reply could answer the next request
                 self.forget()
                 raise
-            if len(pids) == len(requests):
-                return pids
             self.forget()
             if pids or attempt == 2:  # some workers started: they end with the run
                 raise RuntimeError("pl.process: the fork server ended while starting workers")
         raise AssertionError("unreachable")
 
-    def _pid(self, reply: bytes) -> int:
-        status, value = pickle.loads(reply)
+    def _message(self, request: Request) -> bytes:
+        """The request as the server reads it: modules to load first (with the surroundings
+        to load them in), then the worker's body."""
+        body, _, modules = request
+        wanted = [name for name in modules if name not in self._preloaded]
+        self._preloaded.update({name: _stamp(name) for name in wanted})
+        surroundings = Surroundings.capture() if wanted else None
+        return pickle.dumps((wanted, surroundings, body))
+
+    def _reply(self, sock: socket.socket) -> int:
+        reply = receive_message(sock)
+        if reply is None:
+            raise _ServerGone
+        status, value = pickle.loads(reply[0])
         if status == "error":
             self.forget()  # replies to the requests after this one are still to come
             raise RuntimeError(f"pl.process: the fork server could not start a worker: {value}")
         pid: int = value
         return pid
+
+    def _drop_if_stale(self) -> None:
+        """Drop a server that loaded a module whose file has changed since (a notebook's
+        autoreload, an edited module): its workers would run the old code."""
+        if any(_stamp(name) != stamp for name, stamp in self._preloaded.items()):
+            self.forget()
 
     def _running(self) -> socket.socket:
         if self._socket is not None and self._process is not None:
@@ -123,10 +141,10 @@ class ForkServerClient:
         return ours
 
     def stop(self) -> None:
-        """End the server: it exits once its socket closes (workers still running go on)."""
+        """End the server, waiting for it (at exit): it exits once its socket closes and
+        the workers it started have ended."""
         with self._lock:
-            process = self._process
-            self.forget()
+            process = self._detach()
         if process is not None:
             try:
                 process.wait(timeout=STOP_WAIT)
@@ -135,13 +153,21 @@ class ForkServerClient:
                 process.wait()
 
     def forget(self) -> None:
-        """Drop a server that ended (reaped if it has; the next request starts another)."""
+        """Drop the server: the next request starts another. Its socket closes, so it takes
+        no more requests; it ends once the workers it started have, and is reaped then."""
+        process = self._detach()
+        if process is not None and process.poll() is None:
+            reaper = threading.Thread(target=process.wait, name="pypeln fork server", daemon=True)
+            reaper.start()
+
+    def _detach(self) -> subprocess.Popen[bytes] | None:
+        """Close the socket and forget the server; the server's process, to wait for."""
+        process = self._process
         if self._socket is not None:
             self._socket.close()
-        if self._process is not None:
-            self._process.poll()
         self._socket = self._process = None
-        self._preloaded = set()
+        self._preloaded = {}
+        return process
 
 
 _client: ForkServerClient | None = None
@@ -159,8 +185,10 @@ def fork_server() -> ForkServerClient:
 
 def _forget_after_fork() -> None:
     """A forked child must not share its parent's server: it starts its own if it needs one.
-    The inherited client is kept alive here (never collected: its process is not ours)."""
-    global _client
+    The inherited client is kept alive here (never collected: its process is not ours), and
+    the lock is new (another thread of the parent may have held it at the fork)."""
+    global _client, _client_lock
+    _client_lock = threading.Lock()
     if _client is not None:
         _abandoned.append(_client)
         if _client._socket is not None:
@@ -178,7 +206,6 @@ def _stop_at_exit() -> None:
         _client.stop()
 
 
-@lru_cache(maxsize=64)
 def modules_of(payload: bytes) -> list[str]:
     """The modules that loading ``payload`` imports, of those this process has loaded.
 
@@ -186,8 +213,11 @@ def modules_of(payload: bytes) -> list[str]:
     ``subimport("module")``), so every string that names a loaded module counts. Reading a
     pickle op by op is slow in Python: past ``SCAN_LIMIT`` bytes the workers import alone.
     """
-    if len(payload) > SCAN_LIMIT:
-        return []
+    return _modules_of(payload) if len(payload) <= SCAN_LIMIT else []
+
+
+@lru_cache(maxsize=64)
+def _modules_of(payload: bytes) -> list[str]:
     names: list[str] = []
     for opcode, argument, _ in pickletools.genops(payload):
         if isinstance(argument, str):
@@ -198,3 +228,16 @@ def modules_of(payload: bytes) -> list[str]:
 
 #: The largest stage payload ``modules_of`` reads (a few milliseconds at most).
 SCAN_LIMIT = 256 * 1024
+
+
+def _stamp(name: str) -> int | None:
+    """When the file of module ``name`` last changed (None: it has none)."""
+    path = getattr(sys.modules.get(name), "__file__", None)
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        return None
+
+
+class _ServerGone(Exception):
+    """The server closed the socket before every reply came."""

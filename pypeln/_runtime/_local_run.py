@@ -26,7 +26,7 @@ from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH
+from ._batching import MAX_BATCH
 from ._contract import Runtime
 from ._stall import StallWatch
 from ._thread_channel import StopSignal, ThreadChannel

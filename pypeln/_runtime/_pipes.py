@@ -257,6 +257,10 @@ class PipeMutex:
     def acquire(self, waiter: Waiter) -> None:
         take_tokens(self.read_fd, 1, waiter)
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free now; never waits."""
+        return try_take_tokens(self.read_fd, 1) == 1
+
     def release(self) -> None:
         os.write(self.write_fd, b"\0")  # one byte into an empty pipe never blocks
 

@@ -65,6 +65,19 @@ class Surroundings:
         current_process().authkey = self.authkey
 
 
+def mark_pypeln_process() -> None:
+    """This process is a worker or the fork server: it runs no program of the user's."""
+    _role.append("pypeln")
+
+
+def is_pypeln_process() -> bool:
+    """Whether ``mark_pypeln_process`` was called here."""
+    return bool(_role)
+
+
+_role: list[str] = []
+
+
 def encode_start(spec: Any) -> tuple[bytes, list[int]]:
     """The bytes a new worker gets, and the descriptors the spec names, to pass beside them."""
     with collecting() as fds:

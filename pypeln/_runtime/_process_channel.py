@@ -199,12 +199,14 @@ class ReaderEnd:
             self._owed += self._lent(returned)
         if self._lock is None:
             return self._read(before_wait)
-        self._give_owed()  # the lock may keep us waiting
-        if before_wait is not None:
-            before_wait()
-        self._lock.acquire(self._waiter)
+        if not self._lock.try_acquire():  # another reader reads: waiting for the lock is waiting
+            self._give_owed()
+            if before_wait is not None:
+                before_wait()
+                before_wait = None
+            self._lock.acquire(self._waiter)
         try:
-            return self._read(None)
+            return self._read(before_wait)
         finally:
             self._lock.release()
 

@@ -25,9 +25,11 @@ from .._kernels import SKIP
 from .._plan import Node
 from .._session import DeadlineFactory
 from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH, Channel, run_worker
+from ._batching import MAX_BATCH
+from ._blocking import Channel, run_worker
 from ._fd_transfer import inherit
 from ._pipes import PipeMutex, Waiter, write_frame
+from ._process_boot import mark_pypeln_process
 from ._process_channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd
 from ._process_codec import Route, pack_error
 from ._process_shared import ArrivedStage, SharedActiveWorkers, ShippedStage
@@ -100,6 +102,7 @@ class ReplacingDeadline(ThreadDeadline):
 
 def worker_main(spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
+    mark_pypeln_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if spec.stop_write_fd >= 0:  # forked: see WorkerSpec.stop_write_fd
         os.close(spec.stop_write_fd)

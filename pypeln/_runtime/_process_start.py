@@ -23,13 +23,14 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._fork_server import read_exit_code
 from ._fork_server_client import fork_server
-from ._process_boot import encode_start, fresh_interpreter
+from ._process_boot import encode_start, fresh_interpreter, is_pypeln_process
 from ._shared_arrays import anonymous_file
 
 START_METHODS = ("auto", "forkserver", "spawn", "fork")
@@ -112,8 +113,13 @@ def resolve(method: str | None) -> str:
 
 def warm_up(method: str | None) -> None:
     """If runs started now would use the fork server, start it in the background: it boots
-    while the program builds its pipeline, so the first run waits less for its workers."""
-    if resolve(method) == "forkserver":
+    while the program builds its pipeline, so the first run waits less for its workers.
+
+    Not in a worker process or the fork server, where loading a stage's function (or a
+    module it names) may import ``pl.process`` without any pipeline to run (one that does
+    run starts its server when it needs it).
+    """
+    if not is_pypeln_process() and resolve(method) == "forkserver":
         fork_server().start_soon()
 
 
@@ -166,32 +172,45 @@ class ServedProcess:
         self.pid = pid
         self.sentinel = status_fd
         self.exitcode: int | None = None
-        self._joined = self._killed = False
+        self._joined = False
+        self._kill_deadline: float | None = None
 
     def join(self) -> None:
-        """Wait until the server reports the worker reaped; after ``kill()``, at most
-        ``REAP_WAIT`` seconds (a server stuck loading a module must not hang the end of a
-        run: the exit code is then unknown)."""
+        """Wait until the server reports the worker reaped; after ``kill()``, only until
+        ``REAP_WAIT`` seconds after it (a server stuck loading a module must not hang the
+        end of a run: the exit code is then unknown). If the server itself ended without a
+        report, the worker it left is killed."""
         if self._joined:
             return
-        poller = select.poll()
-        poller.register(self.sentinel, select.POLLIN)
-        if poller.poll(REAP_WAIT * 1000 if self._killed else None):
+        wait = None
+        if self._kill_deadline is not None:
+            wait = max(0, round((self._kill_deadline - time.monotonic()) * 1000))
+        if self._readable(wait):
             self.exitcode = read_exit_code(self.sentinel)
+            if self.exitcode is None:  # the server ended: its worker may live on, orphaned
+                self._signal_kill()
         self._joined = True
 
     def kill(self) -> None:
-        if not self._joined:  # not reaped yet: the pid is still the worker's
-            self._killed = True
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if not self._joined and not self._readable(0):  # not reaped: the pid is the worker's
+            self._kill_deadline = time.monotonic() + REAP_WAIT
+            self._signal_kill()
 
     def close(self) -> None:
         if self.sentinel >= 0:
             os.close(self.sentinel)
             self.sentinel = -1
+
+    def _readable(self, wait_ms: int | None) -> bool:
+        poller = select.poll()
+        poller.register(self.sentinel, select.POLLIN)
+        return bool(poller.poll(wait_ms))
+
+    def _signal_kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class SpawnedProcess:

@@ -52,7 +52,8 @@ from .._plan import Node, compile_plan
 from .._session import DeadlineFactory
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH, Channel, consume, join_threads, run_worker
+from ._batching import MAX_BATCH
+from ._blocking import Channel, consume, join_threads, run_worker
 from ._fork_server_client import modules_of
 from ._pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
 from ._process_channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, flags_array
@@ -412,9 +413,11 @@ class ProcessRun:
                     del self._workers[worker.sentinel]
                 elif worker.report_fd in ready:
                     worker.read_reports()
-            if left <= 0:
+            if left <= 0:  # every one killed first, then each reaped: one wait for all
                 for worker in self._workers.values():
-                    worker.kill()
+                    worker.process.kill()
+                for worker in self._workers.values():
+                    worker.reap()
                 self._workers.clear()
         join_threads(self._threads, JOIN_GRACE)
         with self._lock:
@@ -525,7 +528,3 @@ class _Worker:
         self.exitcode = self.process.exitcode
         self.process.close()
         close_fds([self.report_fd, self.dump_fd])
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.reap()

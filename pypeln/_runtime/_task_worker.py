@@ -43,7 +43,7 @@ from .._kernels import Element
 from .._plan import Node
 from .._stage import Stage
 from .._stats import Counters, RunStatistics
-from ._blocking import MAX_BATCH, BatchSizer, batch_cap, reader_batch
+from ._batching import MAX_BATCH, BatchSizer, OutputBatches, reader_batch
 from ._loop_channel import LoopChannel, StopSignal
 
 
@@ -306,41 +306,22 @@ def _numbered_sync(source: Iterable[Any]) -> Iterator[Element]:
     return zip(zip(count()), source)  # noqa: B905 - count() never ends
 
 
-class AsyncOutput:
-    """A task worker's output: one pending batch per outbox (several: broadcast; an outbox
-    listed twice gets every element twice).
+class AsyncOutput(OutputBatches):
+    """A task worker's output: ``OutputBatches`` handed on with ``aput_from``.
 
     ``add`` says when to flush: the batch reached the size that takes ~1 ms to produce (or
-    what the room reserved in bounded outboxes allows, see ``_blocking``), or a reader waits.
+    what the room reserved in bounded outboxes allows, see ``_batching``), or a reader waits.
     It never yields to the loop by itself: its callers do, once per batch.
     """
 
     def __init__(self, outboxes: list[LoopChannel], max_batch: int = MAX_BATCH) -> None:
-        distinct = list({id(outbox): outbox for outbox in outboxes}.values())
-        self.outboxes = distinct
-        self.pendings: list[deque[Element]] = [deque() for _ in distinct]
-        pending_of = {id(outbox): p for outbox, p in zip(distinct, self.pendings, strict=True)}
-        self._targets = [pending_of[id(outbox)] for outbox in outboxes]  # with repeats
-        # By identity: two empty deques are equal.
-        self._copies = [sum(t is p for t in self._targets) for p in self.pendings]
-        self._credits = [0] * len(distinct)  # room reserved beyond each pending batch
-        bounds = [batch_cap(outbox.maxsize, outbox.producers) for outbox in distinct]
-        self.sizer = BatchSizer(min([*bounds, max_batch]))
-        self.bounded = any(outbox.maxsize for outbox in distinct)
-        self._held = 0
-        self._limit = 1 if self.bounded else self.sizer.size
-        self._single = distinct[0] if len(outboxes) == 1 else None
+        super().__init__(outboxes, max_batch)
+        self._single = self.outboxes[0] if len(outboxes) == 1 else None
         self._single_pending = self.pendings[0] if len(outboxes) == 1 else deque()
 
     def __enter__(self) -> AsyncOutput:
-        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-            outbox.share(pending)  # a reader about to wait may take what we hold
-        self.sizer.begin()
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-            outbox.unshare(pending)
 
     def add(self, element: Element) -> bool:
         """Hold ``element``; True when the caller should ``await flush()`` now."""
@@ -361,55 +342,11 @@ class AsyncOutput:
         unless it has to wait: ``release``)."""
         await self._hand_on(more=False)
 
-    def release(self) -> None:
-        """Give back the room held for batches to come: the worker is about to wait."""
-        for position, outbox in enumerate(self.outboxes):
-            if self._credits[position]:
-                outbox.release(self.pendings[position])
-                self._credits[position] = 0
-        self._limit = 1
-
-    def resume(self) -> None:
-        """Reserve room for the next batch (the worker has its next input)."""
-        if self.bounded:
-            self._limit = self._reserve(self.sizer.size)
-        self.sizer.begin()  # waiting for input is no time spent making the batch
-
     async def _hand_on(self, more: bool) -> None:
-        held = max(map(len, self.pendings), default=0)  # readers may have taken some
-        self._held = 0
-        if held:
-            self.sizer.end(held)
-        if not self.bounded:
-            if held:
-                for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-                    if pending:
-                        await outbox.aput_from(pending)
-            self._limit = self.sizer.size
-        elif len(self.outboxes) == 1:  # one lock: hand on, and reserve for the next batch
-            pending, copies, size = self.pendings[0], self._copies[0], self.sizer.size
-            want = copies * (size - 1) if more else 0
-            if pending or want > self._credits[0]:
-                self._credits[0] = await self.outboxes[0].aput_from(pending, want)
-            self._limit = min(size, self._credits[0] // copies + 1)
-        else:
-            self.release()  # no spare room held while waiting for room in another outbox
-            for outbox, pending in zip(self.outboxes, self.pendings, strict=True):
-                if pending:
-                    await outbox.aput_from(pending)
-            self._limit = self._reserve(self.sizer.size) if more else 1
-        self.sizer.begin()
-
-    def _reserve(self, size: int) -> int:
-        """Reserve room for a batch of ``size`` elements; how many it may hold (at least 1)."""
-        allowed = max(1, size)
-        for position, outbox in enumerate(self.outboxes):
-            if not outbox.maxsize:
-                continue
-            copies, credit = self._copies[position], self._credits[position]
-            want = copies * max(0, size - 1)
-            if want > credit:
-                credit = outbox.reserve(self.pendings[position], want)
-                self._credits[position] = credit
-            allowed = min(allowed, credit // copies + 1)
-        return allowed
+        steps = self._hand_on_steps(more)
+        try:
+            outbox, pending, reserve = next(steps)
+            while True:
+                outbox, pending, reserve = steps.send(await outbox.aput_from(pending, reserve))
+        except StopIteration:
+            pass

@@ -46,7 +46,8 @@ from .._kernels import Element
 from .._plan import Node
 from .._stage import Stage
 from .._stats import RunStatistics
-from ._blocking import consume, join_threads, reader_batch, run_worker
+from ._batching import reader_batch
+from ._blocking import consume, join_threads, run_worker
 from ._local_run import LocalRun
 from ._loop_channel import LoopChannel, resolve
 from ._stall import stall_after, watch_run

@@ -11,7 +11,7 @@ import pytest
 
 from pypeln._errors import Stopped
 from pypeln._kernels import SKIP
-from pypeln._runtime._blocking import BatchSizer, batch_cap
+from pypeln._runtime._batching import BatchSizer, batch_cap
 from pypeln._runtime._thread_channel import StopSignal, ThreadChannel
 from pypeln._runtime._thread_deadline import ThreadDeadline
 from pypeln._stats import WorkerCounters
