@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from types import ModuleType, SimpleNamespace
@@ -51,6 +52,16 @@ def backend(request: pytest.FixtureRequest) -> Any:
 def concurrent_backend(request: pytest.FixtureRequest) -> Any:
     """A backend whose ``workers`` really run at once."""
     return namespace_of(request.param)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in the main thread, as in a terminal, even
+    where the suite was started with SIGINT ignored (a shell's background job): the tests
+    that interrupt a run send a real signal."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="session")
