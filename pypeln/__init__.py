@@ -13,6 +13,7 @@ worker process loads only the backend it runs (``pl.task`` alone brings in async
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.5.0.dev0"
@@ -26,20 +27,20 @@ _WHERE = {
     "task": ".task",
     "io": ".task",
     "sync": ".sync",
-    "StageOptions": "._api_transforms",
+    "StageOptions": "._pipeline.combinators.transforms",
     "MissingInjectionError": "._errors",
     "PypelnError": "._errors",
     "RemoteError": "._errors",
     "SerializationError": "._errors",
     "WorkerCrashedError": "._errors",
-    "StageStatus": "._hooks",
-    "WorkerInfo": "._hooks",
-    "Element": "._element",
-    "Index": "._kernels",
-    "OneShotSourceWarning": "._one_shot",
-    "StallWarning": "._runtime._stall",
-    "RunIterator": "._stage",
-    "Stage": "._stage",
+    "StageStatus": "._worker.hooks",
+    "WorkerInfo": "._worker.hooks",
+    "Element": "._pipeline.element",
+    "Index": "._worker.kernels",
+    "OneShotSourceWarning": "._pipeline.one_shot",
+    "StallWarning": "._backends.common.stall",
+    "RunIterator": "._pipeline.stage",
+    "Stage": "._pipeline.stage",
 }
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync"}
 
@@ -72,11 +73,25 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
-        raise AttributeError(f"module 'pypeln' has no attribute {name!r}")
-    module = importlib.import_module(where, __name__)
-    value = module if name in _NAMESPACES else getattr(module, name)
+        value = _registered(name)
+    else:
+        module = importlib.import_module(where, __name__)
+        value = module if name in _NAMESPACES else getattr(module, name)
     globals()[name] = value
     return value
+
+
+def _registered(name: str) -> Any:
+    """``pl.<name>`` of a registered backend without a module of its own."""
+    from ._backends import registry
+
+    if name not in registry.BACKENDS:
+        raise AttributeError(f"module 'pypeln' has no attribute {name!r}")
+    from ._pipeline.combinators.api import Api
+
+    module = Api(registry.backend(name)).as_module()
+    sys.modules[module.__name__] = module  # `from pypeln.<name> import map` works too
+    return module
 
 
 def __dir__() -> list[str]:
@@ -88,8 +103,7 @@ if TYPE_CHECKING:
     from . import process as pr
     from . import task as io
     from . import thread as th
-    from ._api_transforms import StageOptions
-    from ._element import Element
+    from ._backends.common.stall import StallWarning
     from ._errors import (
         MissingInjectionError,
         PypelnError,
@@ -97,8 +111,9 @@ if TYPE_CHECKING:
         SerializationError,
         WorkerCrashedError,
     )
-    from ._hooks import StageStatus, WorkerInfo
-    from ._kernels import Index
-    from ._one_shot import OneShotSourceWarning
-    from ._runtime._stall import StallWarning
-    from ._stage import RunIterator, Stage
+    from ._pipeline.combinators.transforms import StageOptions
+    from ._pipeline.element import Element
+    from ._pipeline.one_shot import OneShotSourceWarning
+    from ._pipeline.stage import RunIterator, Stage
+    from ._worker.hooks import StageStatus, WorkerInfo
+    from ._worker.kernels import Index

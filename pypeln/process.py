@@ -12,23 +12,24 @@ stage with ``using(start_method=...)``.
 [1, 2, 3, 4]
 """
 
-from ._runtime._posix import require_posix
+from ._backends.process.posix import require_posix
 
 require_posix()  # elsewhere (Windows): a clear ImportError, before anything fails to load
 
-from ._runtime._process_start import set_start_method, warm_up  # noqa: E402
+from ._backends.process.start.methods import set_start_method, warm_up  # noqa: E402
 
 # First of all: in a program that has threads, the fork server boots while the rest loads.
 warm_up(None)
 
-from ._api import Api  # noqa: E402
-from ._hooks import WorkerInfo  # noqa: E402
-from ._process_namespace import Namespace  # noqa: E402
-from ._runtime._processes import ProcessRuntime  # noqa: E402
-from ._stage import RunIterator, Stage  # noqa: E402
+from ._backends import registry  # noqa: E402
+from ._backends.process.backend import ProcessBackend  # noqa: E402
+from ._backends.process.shared_state import Namespace  # noqa: E402
+from ._pipeline.combinators.api import Api  # noqa: E402
+from ._pipeline.stage import RunIterator, Stage  # noqa: E402
+from ._worker.hooks import WorkerInfo  # noqa: E402
 
-_api = Api(ProcessRuntime())
-runtime = _api.runtime
+_api = Api(registry.backend("process"))
+backend = _api.backend
 
 map = _api.map
 flat_map = _api.flat_map
@@ -50,9 +51,9 @@ def using(start_method: str) -> Api:
     >>> sorted(spawn.map(abs, [-1, 2]))
     [1, 2]
     """
-    runtime = ProcessRuntime(start_method)
+    backend = ProcessBackend(start_method)
     warm_up(start_method)
-    return Api(runtime)
+    return Api(backend)
 
 
 __all__ = [
@@ -68,7 +69,7 @@ __all__ = [
     "map",
     "ordered",
     "run",
-    "runtime",
+    "backend",
     "set_start_method",
     "to_async_iterable",
     "to_iterable",

@@ -7,14 +7,14 @@ the backend to debug a pipeline with.
 [1, 2, 3, 4]
 """
 
-from ._api import Api
-from ._hooks import WorkerInfo
-from ._namespace import Namespace
-from ._runtime._sync import SyncRuntime
-from ._stage import RunIterator, Stage
+from ._backends import registry
+from ._backends.common.shared_state import Namespace
+from ._pipeline.combinators.api import Api
+from ._pipeline.stage import RunIterator, Stage
+from ._worker.hooks import WorkerInfo
 
-_api = Api(SyncRuntime())
-runtime = _api.runtime
+_api = Api(registry.backend("sync"))
+backend = _api.backend
 
 map = _api.map
 flat_map = _api.flat_map
@@ -40,7 +40,7 @@ __all__ = [
     "map",
     "ordered",
     "run",
-    "runtime",
+    "backend",
     "to_async_iterable",
     "to_iterable",
 ]

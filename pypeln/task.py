@@ -19,14 +19,15 @@ loop of its own), or with ``async for`` and ``await`` in async code (in the call
 [1, 2, 3, 4]
 """
 
-from ._api_tasks import TaskApi
-from ._hooks import WorkerInfo
-from ._namespace import Namespace
-from ._runtime._tasks import TaskRuntime
-from ._stage import RunIterator, Stage
+from ._backends import registry
+from ._backends.common.shared_state import Namespace
+from ._backends.task.backend import TaskBackend
+from ._pipeline.combinators.task_api import TaskApi
+from ._pipeline.stage import RunIterator, Stage
+from ._worker.hooks import WorkerInfo
 
-_api = TaskApi(TaskRuntime())
-runtime = _api.runtime
+_api = TaskApi(registry.backend("task"))
+backend = _api.backend
 
 map = _api.map
 flat_map = _api.flat_map
@@ -51,7 +52,7 @@ def using(event_loop: str) -> TaskApi:
     >>> sorted(default.map(abs, [-1, 2]))
     [1, 2]
     """
-    return TaskApi(TaskRuntime(event_loop))
+    return TaskApi(TaskBackend(event_loop))
 
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
     "map",
     "ordered",
     "run",
-    "runtime",
+    "backend",
     "to_async_iterable",
     "to_iterable",
     "using",

@@ -6,14 +6,14 @@ and for C code that releases the GIL. Alias: ``pl.th``.
 [1, 2, 3, 4]
 """
 
-from ._api import Api
-from ._hooks import WorkerInfo
-from ._namespace import Namespace
-from ._runtime._threads import ThreadRuntime
-from ._stage import RunIterator, Stage
+from ._backends import registry
+from ._backends.common.shared_state import Namespace
+from ._pipeline.combinators.api import Api
+from ._pipeline.stage import RunIterator, Stage
+from ._worker.hooks import WorkerInfo
 
-_api = Api(ThreadRuntime())
-runtime = _api.runtime
+_api = Api(registry.backend("thread"))
+backend = _api.backend
 
 map = _api.map
 flat_map = _api.flat_map
@@ -39,7 +39,7 @@ __all__ = [
     "map",
     "ordered",
     "run",
-    "runtime",
+    "backend",
     "to_async_iterable",
     "to_iterable",
 ]

@@ -7,13 +7,14 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
 import pypeln as pl
+from pypeln._backends import registry
+from pypeln._pipeline.combinators.api import Api
 from tests.leaks import run_processes
 from tests.shared import Shared
 
@@ -22,24 +23,45 @@ settings.register_profile("default", max_examples=60)
 settings.register_profile("stress", max_examples=2000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-#: Every backend the contract suite covers; adding a backend is adding its name here.
-#: "process" starts workers with the default "auto" (fork in a single-threaded process, as
-#: most tests are), "process-forkserver" with forkserver: the suite runs under both.
-BACKENDS = ["sync", "thread", "task", "process", "process-forkserver"]
+
+#: A backend written in the tests against the contract alone: every suite runs on it too.
+registry.register("minimal", "tests.backends.minimal.backend:MinimalBackend")
+
+
+def capabilities(name: str) -> Any:
+    """The ``Backend`` class of ``name`` (``process-forkserver``, ``task-async``: of its
+    backend), whose attributes say what it can do."""
+    return registry.backend_class(name.partition("-")[0])
+
+
+def _backend_names() -> list[str]:
+    """Every registered backend, and each of its declared variants as ``name-variant``:
+    ``process`` starts its workers with the default (fork in a single-threaded process, as
+    most tests are), ``process-forkserver`` with forkserver."""
+    names = []
+    for name in registry.names():
+        names.append(name)
+        names.extend(f"{name}-{variant}" for variant in registry.backend_class(name).variants)
+    return names
+
+
+#: Every backend the contract suite covers, from the library's registry.
+BACKENDS = _backend_names()
 #: Backends whose workers run at the same time (sync runs one call at a time by design).
-CONCURRENT_BACKENDS = ["thread", "task", "process", "process-forkserver"]
+CONCURRENT_BACKENDS = [name for name in BACKENDS if capabilities(name).concurrent_workers]
+
+
+#: Backends with async workers, driven with ``async def`` functions: ``task-async``.
+ASYNC_CASES = [f"{name}-async" for name in registry.names() if capabilities(name).async_workers]
 
 
 def namespace_of(name: str) -> Any:
-    """The backend called ``name``, e.g. ``pl.thread``, or ``pl.process`` with a start method."""
-    if name.startswith("process-"):
-        api = pl.process.using(name.partition("-")[2])
-        public = {attribute: getattr(api, attribute, None) for attribute in pl.process.__all__}
-        public.update(Namespace=pl.process.Namespace, Stage=pl.Stage, RunIterator=pl.RunIterator)
-        public.update(WorkerInfo=pl.WorkerInfo)
-        return SimpleNamespace(**public)
-    module: ModuleType = getattr(pl, name)
-    return module
+    """The backend called ``name``, e.g. ``pl.thread``, or ``name-variant``: its API with
+    the backend so configured."""
+    base, _, variant = name.partition("-")
+    if variant and variant != "async":
+        return Api(registry.backend(base).variant(variant))
+    return getattr(pl, base)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -74,7 +96,7 @@ def manager() -> Iterator[Any]:
 @pytest.fixture
 def shared(backend: Any, manager: Any) -> Shared:
     """Events, barriers, locks and lists that ``backend``'s workers and the test both see."""
-    return Shared(manager if backend.runtime.name == "process" else None)
+    return Shared(None if backend.backend.shares_memory else manager)
 
 
 @pytest.fixture(autouse=True)

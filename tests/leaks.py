@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from pypeln._runtime._fork_server_client import fork_server
+from pypeln._backends.process.start.fork_server_client import fork_server
 
 #: Processes that live for the whole session once started, whatever a test does (pypeln's
 #: fork server too, see ``run_processes``).

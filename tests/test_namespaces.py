@@ -8,28 +8,13 @@ from types import ModuleType
 import pytest
 
 import pypeln as pl
-from tests.conftest import BACKENDS
+from pypeln._backends import registry
+from pypeln._pipeline.combinators.api import EXPORTS
 
-MODULES = [getattr(pl, name) for name in BACKENDS if hasattr(pl, name)]
+MODULES = [getattr(pl, name) for name in registry.names()]
 #: Names only some backends have: how process starts its workers, which loop task uses.
 EXTRA = {"process": {"set_start_method", "using"}, "task": {"using"}}
-PUBLIC = {
-    "map",
-    "flat_map",
-    "filter",
-    "each",
-    "concat",
-    "ordered",
-    "from_iterable",
-    "to_iterable",
-    "to_async_iterable",
-    "run",
-    "Namespace",
-    "Stage",
-    "RunIterator",
-    "WorkerInfo",
-    "runtime",
-}
+PUBLIC = set(EXPORTS)
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
@@ -40,7 +25,7 @@ def test_exports(module: ModuleType) -> None:
         assert hasattr(module, name), name
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC - {"runtime"}))
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"backend"}))
 def test_same_signature_and_docstring_everywhere(name: str) -> None:
     reference = getattr(MODULES[0], name)
     for module in MODULES[1:]:
@@ -75,3 +60,21 @@ def test_package_surface() -> None:
     assert pl.thread.WorkerInfo is pl.WorkerInfo is pl.sync.WorkerInfo is pl.process.WorkerInfo
     assert pl.task.WorkerInfo(3).index == 3  # pypeln 0.4 built it from the index alone
     assert issubclass(pl.OneShotSourceWarning, RuntimeWarning)
+
+
+def test_a_registered_backend_without_a_module_gets_one() -> None:
+    import importlib
+
+    module = importlib.import_module("pypeln.minimal")  # registered by tests/conftest.py
+    assert module is pl.minimal  # type: ignore[attr-defined]
+    assert module.backend is registry.backend("minimal")
+    assert sorted(module.map(abs, [-2, 1])) == [1, 2]
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        pl.nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
+@pytest.mark.parametrize("api", [pl.process.using("spawn"), pl.task.using("asyncio")])
+def test_what_using_returns_is_a_whole_namespace(api: object) -> None:
+    for name in EXPORTS:
+        assert hasattr(api, name), name
+    assert api.Stage is pl.Stage and api.WorkerInfo is pl.WorkerInfo  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ def test_workers_zero_is_no_limit_where_the_backend_offers_it(
     backend: ModuleType, name: str
 ) -> None:
     function = getattr(backend, name)
-    if getattr(backend.runtime, "unlimited_workers", False):  # pl.task
+    if backend.backend.unlimited_workers:  # pl.task
         assert function(str, [1], workers=0).workers >= 1  # a plain f: a pool of threads
     else:
         with pytest.raises(ValueError, match=f"^{name}\\(\\): workers must be an int >= 1, got 0$"):
@@ -132,12 +132,12 @@ def test_async_functions_are_refused_where_nothing_awaits_them(
 ) -> None:
     function = getattr(backend, name)
     f, options = (fetch, {}) if who == "f" else (str, {who: connect})
-    if backend.runtime.name == "task":  # the task backend awaits them
+    if backend.backend.async_workers:  # its workers await them
         assert function(f, [1], **options) is not None
         return
     label = "fetch" if who == "f" else "connect"
     message = (
-        f"^{name}\\(\\): {who} must be a plain function on pl.{backend.runtime.name}, "
+        f"^{name}\\(\\): {who} must be a plain function on pl.{backend.backend.name}, "
         f"got async function {label}: .* pl.task.{name} awaits it"
     )
     with pytest.raises(TypeError, match=message):
@@ -147,7 +147,7 @@ def test_async_functions_are_refused_where_nothing_awaits_them(
 
 
 def test_an_async_generator_function_is_refused_by_flat_map(backend: ModuleType) -> None:
-    if backend.runtime.name == "task":
+    if backend.backend.async_workers:
         assert sorted(backend.flat_map(chunks, [1, 2])) == [1, 2]
         return
     with pytest.raises(TypeError, match=r"^flat_map\(\): f must .* got async generator function"):

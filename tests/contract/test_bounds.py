@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from pypeln._runtime._stall import StallWarning
+from pypeln._backends.common.stall import StallWarning
 from tests.shared import Shared
 
 STALL_AFTER = "0.2"  # seconds without a move before the run reports a stall
@@ -88,7 +88,7 @@ def wait_for_rest(f: Counted, reported: threading.Event) -> int:
 
 
 def shared_for(api: Any, manager: Any) -> Shared:
-    return Shared(manager if api.runtime.name == "process" else None)
+    return Shared(manager if not api.backend.shares_memory else None)
 
 
 @pytest.mark.timeout(45)
@@ -102,7 +102,7 @@ def test_the_consumer_bound_counts_what_producers_hold(
 ) -> None:
     api = concurrent_backend
     bound = 1 + maxsize + workers  # 1: the item next() returned, in the caller's hands
-    counted = AsyncCounted if api.runtime.name == "task" else Counted
+    counted = AsyncCounted if api.backend.async_workers else Counted
     f = counted(shared_for(api, manager), maxsize)
     with stall_reports(monkeypatch) as reported:
         iterator = api.to_iterable(api.map(f, range(INPUT), workers=workers), maxsize=maxsize)

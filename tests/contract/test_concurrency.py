@@ -18,7 +18,7 @@ def test_workers_run_calls_at_the_same_time(
     concurrent_backend: ModuleType, manager: Any, workers: int
 ) -> None:
     # Every call waits until `workers` calls are inside f at once: fewer would break the barrier.
-    shared = Shared(manager if concurrent_backend.runtime.name == "process" else None)
+    shared = Shared(manager if not concurrent_backend.backend.shares_memory else None)
     barrier = shared.barrier(workers, timeout=10)
 
     def meet(x: int) -> int:

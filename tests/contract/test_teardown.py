@@ -67,7 +67,7 @@ def test_early_stop_runs_on_done_of_every_started_worker(
     workers = 2
     stage = backend.map(lambda x: x, range(1000), workers=workers, maxsize=1, on_done=on_done)
     stop_by_break(stage)
-    assert sorted(finished) == list(range(1 if backend.runtime.name == "sync" else workers))
+    assert sorted(finished) == list(range(workers if backend.backend.concurrent_workers else 1))
 
 
 def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(
@@ -94,9 +94,9 @@ def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(
 
 def test_a_thousand_early_stops_leak_no_thread(backend: ModuleType) -> None:
     before = threading.active_count()
-    # Starting processes costs ~0.1 s under pytest: tests/runtime/test_process.py runs the
-    # thousand process runs with the fork start method and checks for zombies too.
-    rounds = 1000 if backend.runtime.name != "process" else 40
+    # Starting processes costs ~0.1 s under pytest: tests/backends/process/test_process.py
+    # runs the thousand process runs with the fork start method and checks for zombies too.
+    rounds = 1000 if backend.backend.shares_memory else 40
     for round_ in range(rounds):
         STOPS[round_ % len(STOPS) if round_ % len(STOPS) != 1 else 0](pipeline(backend, 50))
     assert threading.active_count() == before

@@ -9,16 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-import pypeln as pl
+from tests.conftest import BACKENDS, namespace_of
 from tests.leaks import own_shared_memory
 
 
 @pytest.fixture(scope="session")
 def warmed_up() -> None:
     """What a process creates once and keeps (the resource tracker's pipe, the fork server)."""
-    list(pl.process.map(abs, [1]))
-    list(pl.process.using("forkserver").map(abs, [1]))
-    list(pl.task.map(abs, [1]))
+    for name in BACKENDS:
+        list(namespace_of(name).map(abs, [1]))
 
 
 def _descriptors() -> set[str]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import pypeln as pl
-from tests.conftest import namespace_of
+from tests.conftest import ASYNC_CASES, BACKENDS, capabilities, namespace_of
 from tests.shared import interrupt_main_until
 
 SIZE = 40
@@ -96,8 +96,8 @@ class Case:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.asynchronous = name == "task-async"
-        self.api: Any = namespace_of("task" if self.asynchronous else name)
+        self.asynchronous = name.endswith("-async")
+        self.api: Any = namespace_of(name)
 
     def f(self, at: int) -> Callable[..., Any]:
         if self.asynchronous:
@@ -124,7 +124,7 @@ class Case:
         return async_source_failing_at(at) if self.asynchronous else source_failing_at(at)
 
 
-CASES = ["sync", "thread", "task", "task-async", "process", "process-forkserver"]
+CASES = BACKENDS + ASYNC_CASES
 FAILURES = [
     *(f"f-{name}" for name in POSITIONS),
     "on_start",
@@ -152,7 +152,8 @@ def pipeline(case: Case, failure: str, workers: int, maxsize: int) -> tuple[Any,
     return last, f"pypeln: stage '{middle.name}'"
 
 
-WORKERS = [(name, workers) for name in CASES for workers in (1, 3)] + [("task-async", 0)]
+WORKERS = [(name, workers) for name in CASES for workers in (1, 3)]
+WORKERS += [(name, 0) for name in ASYNC_CASES if capabilities(name).unlimited_workers]
 
 
 @pytest.mark.parametrize("maxsize", [0, 1, 4])
@@ -198,11 +199,11 @@ def test_an_error_in_a_mixed_pipeline_reaches_the_consumer(failure: str) -> None
     assert caught.value.where == where
 
 
-@pytest.mark.parametrize("name", ["sync", "thread", "task", "task-async"])
+@pytest.mark.parametrize("name", [name for name in CASES if capabilities(name).shares_memory])
 def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) -> None:
-    # pl.process has its own, with real worker processes: tests/runtime/test_process.py.
+    # pl.process has its own, with real worker processes: tests/backends/process/test_process.py.
     case = Case(name)
-    workers = 1 if name == "sync" else 3
+    workers = 3 if capabilities(name).concurrent_workers else 1
     inside = threading.Semaphore(0)  # released once per call that is inside f
     release = threading.Event()
 
@@ -271,14 +272,17 @@ async def awaits_on_two(x: int) -> int:
 
 
 TIMEOUT_CASES = [
-    (name, how) for name in CASES for how in ("sleeps", "blocks", "spins") if name != "task-async"
+    (name, how)
+    for name in CASES
+    for how in ("sleeps", "blocks", "spins")
+    if not name.endswith("-async")
 ] + [("task-async", "awaits")]
 
 
 @pytest.mark.parametrize(("name", "how"), TIMEOUT_CASES)
 def test_a_call_over_its_timeout_is_skipped_and_counted(name: str, how: str) -> None:
     # A spinning call is skipped and counted everywhere; only a process can also end it
-    # (tests/runtime/test_process.py spins forever): elsewhere it runs on, abandoned.
+    # (tests/backends/process/test_process.py spins forever): elsewhere it runs on, abandoned.
     case = Case(name)
     f = {
         "sleeps": sleeps_on_two,

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 import pypeln as pl
-from pypeln._runtime._stall import StallWarning
+from pypeln._backends.common.stall import StallWarning
+from pypeln._backends.registry import names
+from tests.conftest import ASYNC_CASES, capabilities, namespace_of
 from tests.shared import Shared
 
-BACKENDS = ["thread", "task", "task-async", "process"]
+#: Every backend with workers (sync has none: its stack is the consumer's own).
+BACKENDS = [name for name in names() if capabilities(name).concurrent_workers] + ASYNC_CASES
 
 
 @pytest.mark.parametrize("name", BACKENDS)
@@ -22,7 +25,8 @@ def test_a_stuck_run_reports_its_workers_and_queues(
     name: str, monkeypatch: pytest.MonkeyPatch, manager: Any
 ) -> None:
     monkeypatch.setenv("PYPELN_STALL_AFTER", "0.2")
-    release = Shared(manager if name == "process" else None).event()
+    in_process = capabilities(name).shares_memory
+    release = Shared(None if in_process else manager).event()
     warned = threading.Event()
     reports: list[str] = []
 
@@ -42,8 +46,8 @@ def test_a_stuck_run_reports_its_workers_and_queues(
             reports.append(str(message))
             warned.set()
 
-    f = awaits_on_three if name == "task-async" else blocks_on_three
-    api = {"thread": pl.thread, "process": pl.process}.get(name, pl.task)
+    f = awaits_on_three if name.endswith("-async") else blocks_on_three
+    api = namespace_of(name)
     stage = api.map(f, range(20), maxsize=2)
     stage = api.map(abs, stage, maxsize=2)  # idle, waiting for input: it holds nothing
     results: list[int] = []
@@ -60,7 +64,7 @@ def test_a_stuck_run_reports_its_workers_and_queues(
     assert sorted(results) == list(range(20))
     report = reports[0]
     assert f"stage 'map({f.__name__})': 2 of 2 in its queue" in report
-    if name == "process":  # the worker's own dump of its stacks (no element: C handler)
+    if not in_process:  # the worker's own dump of its stacks (no element: C handler)
         assert "in process" in report and f"in {f.__name__}" in report
     else:
         assert "holding element (3,)" in report and f"in {f.__name__}" in report

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import BACKENDS, namespace_of
+from tests.conftest import BACKENDS, capabilities, namespace_of
 
 Element = tuple[tuple[int, ...], int]
 #: How long one run of a graph may take (they take milliseconds).
@@ -187,11 +187,9 @@ def check(graph: Graph) -> None:
 def examples(name: str) -> int:
     """Examples per backend: the profile's, fewer where a run starts processes."""
     count: int = settings().max_examples
-    if name == "process":
-        return max(5, count // 2)
-    if name == "process-forkserver":
-        return max(3, count // 4)
-    return count
+    if capabilities(name).shares_memory:
+        return count
+    return max(3, count // 4) if "-" in name else max(5, count // 2)
 
 
 @pytest.mark.timeout(120)

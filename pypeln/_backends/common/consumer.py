@@ -1,0 +1,68 @@
+"""The consumer's side of a run: read its output, raise its first error, close it.
+
+``consume`` drives any ``Run`` of the contract from the thread that iterates the last
+stage, and watches it for stalls (see ``stall``); ``join_threads`` is how a run's
+``close()`` waits for its threads, a bounded time.
+
+>>> import pypeln as pl
+>>> from pypeln._worker.counters import RunStatistics
+>>> stage = pl.thread.map(abs, [-1, 2])
+>>> sorted(value for _, value in stage.backend.iterate(stage, 0, RunStatistics()))
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from time import monotonic
+
+from ..._errors import Stopped
+from ..._worker.kernels import Element
+from ..contract import Run
+from .batching import reader_batch
+from .stall import StallWatch, stall_after, watch
+
+
+def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
+    """The consumer's side of a run: its elements, then its first error; ``close()`` stops it.
+
+    The run is opened at the first ``next()``: an iterator never started holds nothing.
+    """
+    run = open_run()
+    if run.statistics.stop is not None:  # another thread may stop the run (RunIterator.close)
+        run.statistics.stop.attach(run.fail)
+    stall: StallWatch | None = None
+    try:
+        after = stall_after()  # a bad setting fails before any worker starts
+        run.start()
+        stall = watch(after, run.channel_statistics, run.stall_report)
+        output = run.output
+        limit, returned = reader_batch(output.maxsize, 1), 0
+        while True:
+            try:
+                batch = output.get_batch(limit, returned)
+            except Stopped:
+                break
+            if not batch:
+                break
+            returned = len(batch)  # handed back once the caller took them all
+            yield from batch
+        run.raise_error()
+    finally:
+        if stall is not None:
+            stall.close()
+        run.close()
+
+
+def join_threads(threads: list[threading.Thread], grace: float) -> None:
+    """Join every thread (but the caller's own) within ``grace`` seconds in all; forget them.
+
+    A thread still busy in user code after that is left behind (threads cannot be killed).
+    """
+    deadline = monotonic() + grace
+    current = threading.current_thread()
+    for thread in threads:
+        if thread is not current:
+            thread.join(max(0.0, deadline - monotonic()))
+    threads.clear()

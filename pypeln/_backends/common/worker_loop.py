@@ -1,0 +1,177 @@
+"""The blocking worker loop, shared by every backend whose workers block (threads, processes).
+
+Data flow of one stage worker::
+
+    inbox.get_batch(n) ──► kernel(call, elements) ──► pending ──► outbox.put_from(pending)
+         ▲   n adapts: 1 at first, then as many items as take ~1 ms      (each outbox: broadcast)
+         └── before waiting for more input, whatever is pending is flushed downstream
+
+How items are batched, and how batches keep within ``maxsize``: ``batching``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..._errors import Stopped, mark_stage
+from ..._pipeline.plan import Node
+from ..._pipeline.sources import elements_of
+from ..._pipeline.stage import close_iterator
+from ..._worker.activity import WorkerActivity
+from ..._worker.kernels import KERNELS, Element
+from ..._worker.session import WorkerSession
+from ..contract import ChannelReader, ChannelWriter, WorkerContext
+from .batching import BatchSizer, OutputBatches, reader_batch
+
+
+def run_worker(node: Node, index: int, context: WorkerContext) -> None:
+    """Body of one worker of ``node``: never raises, reports its first error to the run."""
+    # One writer per channel, even for a channel listed twice (it gets every item twice).
+    writers = {channel: context.writer(channel) for channel in dict.fromkeys(node.outboxes)}
+    outboxes = [writers[channel] for channel in node.outboxes]
+    try:
+        if node.stage is None:
+            assert node.source is not None
+            # Unlabelled: the except clause below names this source on any error.
+            elements = elements_of(node.source, node.name, context.statistics, labelled=False)
+            _pump(elements, outboxes)
+        else:
+            _work(node, index, context, outboxes)
+        for outbox in writers.values():
+            outbox.close()
+    except Stopped:
+        pass
+    except BaseException as error:
+        mark_stage(error, node.name, index if node.stage is not None else None)
+        context.fail(error)
+
+
+def _work(node: Node, index: int, context: WorkerContext, outboxes: list[ChannelWriter]) -> None:
+    stage = node.stage
+    assert stage is not None and node.inbox is not None
+    counters = context.counters(node, index)
+    session = WorkerSession(stage, index, context.status(node), counters, context.deadline)
+    try:
+        call = session.open()
+        with _Output(outboxes, context.max_batch) as output:
+            inbox = context.reader(node.inbox)
+            activity = context.activity(node, index)
+            inputs = _inputs(inbox, node.workers, output, activity)
+            output.drain(KERNELS[stage.kind](call, inputs))
+    except BaseException:
+        session.close_quietly()
+        raise
+    session.close()
+
+
+def _inputs(
+    inbox: ChannelReader, workers: int, output: _Output, activity: WorkerActivity
+) -> Iterator[Element]:
+    sizer = BatchSizer(min(reader_batch(inbox.maxsize, workers), output.sizer.cap))
+    returned = 0
+    release = output.release if output.bounded else None  # the room we hold, if we wait
+    try:
+        while True:
+            output.pause()  # downstream gets what we have before we may wait for more
+            done, returned = returned, 0
+            activity.waiting()
+            batch = inbox.get_batch(sizer.size, done, release)
+            if not batch:
+                return
+            returned = len(batch)
+            output.resume()
+            sizer.begin()
+            yield from activity.working_on(batch)
+            sizer.end(len(batch))
+    finally:  # leaving mid-batch (a process worker replaced after a timeout): room is free
+        if returned:
+            inbox.give_back(returned)
+
+
+def _pump(elements: Iterator[Element], outboxes: list[ChannelWriter]) -> None:
+    """Move a source's elements downstream in batches that grow while the source is fast."""
+    try:
+        _pump_batches(elements, outboxes)
+    finally:  # a stage of another backend ends its own run now, not when collected
+        close_iterator(elements)
+
+
+def _pump_batches(elements: Iterator[Element], outboxes: list[ChannelWriter]) -> None:
+    # Item by item into the shared batch: a source that turns slow after a fast burst never
+    # holds read items back from a waiting reader.
+    with _Output(outboxes) as output:
+        output.drain(elements)
+
+
+class _Output(OutputBatches):
+    """The blocking loop's output: ``OutputBatches`` handed on with ``put_from``."""
+
+    def __enter__(self) -> _Output:
+        super().__enter__()
+        return self
+
+    def drain(self, elements: Iterable[Element]) -> None:
+        """Batch every element; flush when the batch is full or a reader waits, and at the end."""
+        if len(self._targets) == 1:
+            append: Callable[[Element], None] = self._targets[0].append
+            watch: ChannelWriter | _AnyOf = self.outboxes[0]
+        else:
+            append, watch = self._broadcast, _AnyOf(self.outboxes)
+        if self.bounded:
+            self._drain_bounded(elements, append, watch)
+            return
+        sizer, batched = self.sizer, 0
+        size = sizer.size
+        for element in elements:
+            append(element)
+            batched += 1
+            if batched >= size or watch.hungry:
+                self.flush()
+                batched, size = 0, sizer.size
+        self.flush()
+
+    def _drain_bounded(
+        self, elements: Iterable[Element], append: Callable[[Element], None], watch: Any
+    ) -> None:
+        # The count and limit live on self: the input's pause, release and resume change them.
+        for element in elements:
+            append(element)
+            self._held += 1
+            if self._held >= self._limit or watch.hungry:
+                self.flush()
+        self.pause()
+        self.release()
+
+    def flush(self) -> None:
+        """Hand on what is held; reserve room for the next batch."""
+        self._hand_on(more=True)
+
+    def pause(self) -> None:
+        """Hand on what is held: the worker asks for input next (the room it holds stays,
+        unless it has to wait: ``release``)."""
+        self._hand_on(more=False)
+
+    def _hand_on(self, more: bool) -> None:
+        steps = self._hand_on_steps(more)
+        try:
+            outbox, pending, reserve = next(steps)
+            while True:
+                outbox, pending, reserve = steps.send(outbox.put_from(pending, reserve))
+        except StopIteration:
+            pass
+
+    def _broadcast(self, element: Element) -> None:
+        for pending in self._targets:
+            pending.append(element)
+
+
+class _AnyOf:
+    """Several outboxes (broadcast) seen as one: hungry when any reader waits."""
+
+    def __init__(self, outboxes: list[ChannelWriter]) -> None:
+        self._outboxes = outboxes
+
+    @property
+    def hungry(self) -> int:
+        return sum(outbox.hungry for outbox in self._outboxes)

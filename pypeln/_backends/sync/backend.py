@@ -1,0 +1,131 @@
+"""``SyncBackend``: a chain of generators in the consumer's thread (see the package docstring).
+
+>>> import pypeln as pl
+>>> shared = pl.sync.map(lambda x: x * 10, iter([1, 2]))  # a one-shot source
+>>> list(pl.sync.concat([shared, pl.sync.map(str, shared)]))
+[10, 20, '10', '20']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Generator, Iterable, Iterator
+from functools import partial
+from itertools import chain, tee
+from typing import Any
+
+from ..._errors import mark_stage
+from ..._pipeline.sources import elements_of, source_name
+from ..._pipeline.stage import Stage, close_iterator
+from ..._worker.counters import RunStatistics
+from ..._worker.hooks import ActiveWorkers
+from ..._worker.kernels import KERNELS, Element
+from ..._worker.session import WorkerSession
+from ..common.deadline import ThreadDeadline
+from ..common.stop_signal import StopSignal
+from ..contract import Backend
+
+
+class SyncBackend(Backend):
+    """Runs a graph as a chain of generators (see the module docstring)."""
+
+    name = "sync"
+    concurrent_workers = False
+
+    def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
+        run = _SyncRun(self, stage, stats)
+        top = run.elements(stage, name=stage.name)
+        if stats.stop is not None:  # another thread may stop the run: wake a timed call's wait
+            stats.stop.attach(run.stop)
+        return _closing(top, run) if run.to_close or run.timed else top
+
+
+class _SyncRun:
+    """The generators of one run, built from the graph at the first ``iter()``."""
+
+    def __init__(self, backend: SyncBackend, last: Stage[Any], stats: RunStatistics) -> None:
+        self.backend = backend
+        self.stats = stats
+        self.readers = _count_readers(last, backend)
+        self.to_close: list[Iterator[Element]] = []  # what must end when the run ends
+        self._copies: dict[int, list[Iterator[Element]]] = {}
+        # Calls with a timeout wait for their helper thread; this wakes them when the run stops.
+        self.signal = StopSignal()
+        self.timed = False  # a stage has a timeout: its helper threads end with the run
+
+    def stop(self, error: BaseException) -> None:
+        """Stop the run from another thread: a wait for a timed call ends at once."""
+        self.signal.set()
+
+    def elements(self, obj: Iterable[Any], name: str) -> Iterator[Element]:
+        """The elements of ``obj`` for one reader (a tee copy when it has several)."""
+        readers = self.readers[id(obj)]
+        if readers <= 1:
+            return self._build(obj, name)
+        if id(obj) not in self._copies:
+            self._copies[id(obj)] = list(tee(self._build(obj, name), readers))
+        return self._copies[id(obj)].pop()
+
+    def _build(self, obj: Iterable[Any], name: str) -> Iterator[Element]:
+        if not isinstance(obj, Stage) or obj.backend is not self.backend:
+            outside = elements_of(obj, name, self.stats)
+            if isinstance(obj, Stage):
+                self.to_close.append(outside)  # a stage of another backend: its own run
+            return outside
+        if obj.kind == "from_iterable":
+            return self.elements(obj.upstreams[0], obj.name)
+        streams = [self.elements(up, source_name(up, obj.name)) for up in obj.upstreams]
+        inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
+        counters = self.stats.worker(obj.name)
+        self.timed = self.timed or bool(obj.timeout)
+        deadline = partial(ThreadDeadline, stop=self.signal)
+        session = WorkerSession(obj, None, ActiveWorkers(1), counters, deadline)
+        if obj.on_start is None and obj.on_done is None:
+            return iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
+        hooked = _with_hooks(session, inputs)
+        self.to_close.append(hooked)
+        return hooked
+
+
+def _count_readers(last: Stage[Any], backend: SyncBackend) -> Counter[int]:
+    """How many stages of the graph read each stage or iterable (the consumer reads ``last``)."""
+    readers: Counter[int] = Counter({id(last): 1})
+    pending: list[Iterable[Any]] = [last]
+    while pending:
+        obj = pending.pop()
+        if isinstance(obj, Stage) and obj.backend is backend:
+            for upstream in obj.upstreams:
+                readers[id(upstream)] += 1
+                if readers[id(upstream)] == 1:
+                    pending.append(upstream)
+    return readers
+
+
+def _with_hooks(
+    session: WorkerSession, inputs: Iterator[Element]
+) -> Generator[Element, None, None]:
+    try:
+        yield from KERNELS[session.stage.kind](session.open(), inputs)
+        session.close()
+    except GeneratorExit:  # the consumer stopped early: clean up, report nothing
+        session.close_quietly()
+        raise
+    except BaseException as error:
+        mark_stage(error, session.stage.name, None)
+        session.close_quietly()
+        raise
+
+
+def _closing(top: Iterator[Element], run: _SyncRun) -> Iterator[Element]:
+    """Yield ``top``'s elements; at the end, close the stages with hooks and outside runs.
+
+    After an error, the stages upstream of the failing one are suspended, and a traceback
+    would keep them so until it is released; closing them now runs their ``on_done`` and
+    ends the runs of other backends feeding this one. Timeout helper threads end too.
+    """
+    try:
+        yield from top
+    finally:
+        run.signal.set()
+        for iterator in reversed(run.to_close):  # downstream first
+            close_iterator(iterator)

@@ -1,0 +1,152 @@
+"""The ``task`` API: ``Api`` whose types know that an async ``f`` is awaited.
+
+The behaviour, checks and docstrings are ``Api``'s; only the overloads differ, so that
+``pl.task.map(fetch, urls)`` with ``async def fetch(url) -> bytes`` is a ``Stage[bytes]``
+(on the other backends an async ``f`` would yield its coroutines).
+
+>>> import asyncio
+>>> from pypeln._backends.task.backend import TaskBackend
+>>> async def inc(x):
+...     return x + 1
+>>> sorted(TaskApi(TaskBackend()).map(inc, [1, 2]))
+[2, 3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from ..stage import Stage
+from .api import Api
+from .partial import Pipe
+from .transforms import Hook
+
+R = TypeVar("R")
+
+
+class TaskApi(Api):
+    """``Api`` with overloads for async functions (see the module docstring)."""
+
+    @overload  # type: ignore[override]
+    def map(
+        self,
+        f: Callable[..., Awaitable[R]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., Awaitable[R]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., R],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., R],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    def map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        return super().map(f, stage, workers, maxsize, timeout, on_start, on_done)
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    def flat_map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        return super().flat_map(f, stage, workers, maxsize, timeout, on_start, on_done)
+
+    map.__doc__ = Api.map.__doc__
+    flat_map.__doc__ = Api.flat_map.__doc__

@@ -1,0 +1,360 @@
+"""The per-item combinators (map, flat_map, filter, each), written once for every backend.
+
+Checks run here, eagerly, so bad input fails at the call that caused it, partial form or not.
+
+>>> import pypeln as pl
+>>> pl.sync.map(str, [1], workers=0)
+Traceback (most recent call last):
+...
+ValueError: map(): workers must be an int >= 1, got 0
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import Any, Literal, TypedDict, TypeVar, overload
+
+from ..._worker.async_kernels import is_async_callable
+from ..._worker.hooks import check_injections
+from ..stage import Stage, StageKind
+from .flows import Flows
+from .partial import Pipe, RunPipe, SameTypePipe, Source
+from .validation import (
+    check_bool,
+    check_function,
+    check_hook,
+    check_maxsize,
+    check_plain_function,
+    check_source,
+    check_timeout,
+    check_workers,
+    plain_function_threads,
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Hook = Callable[..., Any]
+
+
+class StageOptions(TypedDict, total=False):
+    """The keyword options of ``map``, ``flat_map``, ``filter`` and ``each`` (for typing)."""
+
+    workers: int
+    maxsize: int
+    timeout: float
+    on_start: Hook | None
+    on_done: Hook | None
+
+
+class Transforms(Flows):
+    """``map``, ``flat_map``, ``filter`` and ``each`` of one backend, on top of ``Flows``.
+
+    Their parameters are pypeln 0.4's, in its order: ``map(f, xs, 4)`` passes ``workers``.
+    """
+
+    # -- map ---------------------------------------------------------------------------------
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., R],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[..., R],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    def map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        """Apply ``f`` to every item, with ``workers`` calls running at once.
+
+        Without ``stage`` it returns a partial for ``source | map(f)``. ``f`` takes the item
+        first; it may also name ``element_index``, ``worker_info`` or any key of the dict
+        ``on_start`` returns, and receives them by name. Output order follows completion
+        (use ``ordered`` or the ``sync`` backend for input order).
+
+        Args:
+            f: the function applied to each item.
+            stage: a stage or any iterable; omitted (or None) for the partial form.
+            workers: how many calls run at once (>= 1). On ``pl.task``, 0 means no limit:
+                every item's call starts at once (a plain ``f`` runs in threads, as many
+                as asyncio's default executor has: ``min(32, cores + 4)``).
+            maxsize: bound of the stage's input queue (0: unbounded).
+            timeout: seconds one call may take (0: no limit); an item whose call runs over
+                it is skipped and counted in ``RunIterator.timed_out()``.
+            on_start: runs once per worker before its first item; may return a dict of
+                resources injected by name into ``f`` and ``on_done``.
+            on_done: runs once per worker after its last item; may ask for
+                ``stage_status`` and ``worker_info``.
+
+        >>> import pypeln as pl
+        >>> sorted(pl.thread.map(lambda x: x * 2, range(4), workers=2))
+        [0, 2, 4, 6]
+        """
+        return self._stage("map", f, stage, workers, maxsize, timeout, on_start, on_done)
+
+    # -- flat_map ----------------------------------------------------------------------------
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Pipe[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[..., Iterable[R]],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[R]: ...
+
+    def flat_map(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | Pipe[Any]:
+        """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
+
+        Arguments as in ``map``. Each emitted item's ``element_index`` is its parent's
+        with one more level, so ``ordered`` puts expansions in place. With a ``timeout``,
+        producing all of ``f(x)``'s items must fit in it (they are collected in the call).
+
+        >>> import pypeln as pl
+        >>> list(pl.sync.flat_map(lambda x: [x] * x, [1, 2, 3]))
+        [1, 2, 2, 3, 3, 3]
+        """
+        return self._stage("flat_map", f, stage, workers, maxsize, timeout, on_start, on_done)
+
+    # -- filter ------------------------------------------------------------------------------
+
+    @overload
+    def filter(
+        self,
+        f: Callable[..., Any],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> SameTypePipe: ...
+
+    @overload
+    def filter(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[T] | AsyncIterable[T],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[T]: ...
+
+    def filter(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+    ) -> Stage[Any] | SameTypePipe:
+        """Keep the items for which ``f(x)`` is truthy. Arguments as in ``map``.
+
+        >>> import pypeln as pl
+        >>> list(pl.sync.filter(lambda x: x % 2, range(7)))
+        [1, 3, 5]
+        """
+        build = self._builder("filter", f, workers, maxsize, timeout, on_start, on_done)
+        return SameTypePipe(build) if stage is None else build(stage)
+
+    # -- each --------------------------------------------------------------------------------
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: Literal[False] = False,
+    ) -> Pipe[Any]: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        run: Literal[True],
+    ) -> RunPipe: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: Literal[False] = False,
+    ) -> Stage[Any]: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        run: Literal[True],
+    ) -> None: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any],
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: bool = False,
+    ) -> Stage[Any] | None: ...
+
+    def each(
+        self,
+        f: Callable[..., Any],
+        stage: Iterable[Any] | AsyncIterable[Any] | None = None,
+        workers: int = 1,
+        maxsize: int = 0,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: bool = False,
+    ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
+        """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
+
+        Arguments as in ``map``; with ``run=True`` the stage is consumed at once and the
+        call returns ``None`` (the partial form runs when it gets its source).
+
+        >>> import pypeln as pl
+        >>> seen = []
+        >>> pl.sync.each(seen.append, range(3), run=True)
+        >>> range(3, 5) | pl.sync.each(seen.append, run=True)
+        >>> seen
+        [0, 1, 2, 3, 4]
+        """
+        check_bool("each", "run", run)
+        build = self._builder("each", f, workers, maxsize, timeout, on_start, on_done)
+        if stage is None:
+            return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
+        if run:
+            self.run(build(stage))
+            return None
+        return build(stage)
+
+    # -- shared helpers ----------------------------------------------------------------------
+
+    def _stage(
+        self,
+        kind: StageKind,
+        f: Callable[..., Any],
+        stage: Source | None,
+        workers: int,
+        maxsize: int,
+        timeout: float,
+        on_start: Hook | None,
+        on_done: Hook | None,
+    ) -> Stage[Any] | Pipe[Any]:
+        build = self._builder(kind, f, workers, maxsize, timeout, on_start, on_done)
+        return Pipe(build) if stage is None else build(stage)
+
+    def _builder(
+        self,
+        kind: StageKind,
+        f: Callable[..., Any],
+        workers: int,
+        maxsize: int,
+        timeout: float,
+        on_start: Hook | None,
+        on_done: Hook | None,
+    ) -> Callable[[Source], Stage[Any]]:
+        """Check every argument now and return what builds the stage once the source is known."""
+        check_function(kind, "f", f)
+        backend = self.backend
+        count = check_workers(kind, workers, unlimited=backend.unlimited_workers)
+        if count == 0 and not is_async_callable(f):
+            count = plain_function_threads()  # plain calls run in threads, a bounded number
+        options = {
+            "workers": count,
+            "maxsize": check_maxsize(kind, maxsize),
+            "timeout": check_timeout(kind, timeout),
+            "on_start": check_hook(kind, "on_start", on_start),
+            "on_done": check_hook(kind, "on_done", on_done),
+        }
+        if not backend.async_workers:  # an async function's calls would only make coroutines
+            for name, fn in (("f", f), ("on_start", on_start), ("on_done", on_done)):
+                check_plain_function(kind, name, fn, backend.name)
+        check_injections(kind, f, on_start, on_done)
+
+        def build(source: Source) -> Stage[Any]:
+            upstream = check_source(kind, "stage", source)
+            return Stage(kind, backend, (upstream,), f, **options)  # type: ignore[arg-type]
+
+        return build

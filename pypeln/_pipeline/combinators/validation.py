@@ -1,0 +1,127 @@
+"""Eager argument checks: bad input fails at the call that caused it, naming the argument.
+
+>>> check_workers("map", 0)
+Traceback (most recent call last):
+...
+ValueError: map(): workers must be an int >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import AsyncIterable, Callable, Iterable
+from functools import partial
+from typing import Any
+
+from ..._worker.async_kernels import is_async_callable
+
+
+def check_function(api: str, name: str, value: object) -> Callable[..., Any]:
+    """``value`` must be callable."""
+    if not callable(value):
+        raise TypeError(f"{api}(): {name} must be callable, got {_describe(value)}")
+    return value
+
+
+def check_hook(api: str, name: str, value: object) -> Callable[..., Any] | None:
+    """``value`` must be None or callable."""
+    if value is None:
+        return None
+    if not callable(value):
+        raise TypeError(f"{api}(): {name} must be callable or None, got {_describe(value)}")
+    return value
+
+
+def check_plain_function(api: str, name: str, value: object, backend: str) -> None:
+    """On a backend that does not await, ``value`` (None or a callable) must not be async.
+
+    >>> async def fetch(url): ...
+    >>> check_plain_function("map", "f", fetch, "thread")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: map(): f must be a plain function on pl.thread, got async function fetch: ...
+    """
+    if value is None or not is_async_callable(value):
+        return
+    target: Any = value
+    while isinstance(target, partial):
+        target = target.func
+    kind = "async generator function" if inspect.isasyncgenfunction(target) else "async function"
+    label = getattr(target, "__qualname__", type(target).__name__).rpartition("<locals>.")[2]
+    raise TypeError(
+        f"{api}(): {name} must be a plain function on pl.{backend}, got {kind} {label}: "
+        f"pl.{backend} would not await it (each call would only make a coroutine); "
+        f"pl.task.{api} awaits it"
+    )
+
+
+def check_workers(api: str, value: object, *, unlimited: bool = False) -> int:
+    """``value`` must be an int >= 1; 0 (no limit) too where ``unlimited`` is True."""
+    if unlimited and value == 0 and not isinstance(value, bool):
+        return 0
+    return _check_int(api, "workers", value, 1)
+
+
+def plain_function_threads() -> int:
+    """How many threads ``workers=0`` ("no limit") gives a plain function on ``pl.task``:
+    as many as asyncio's default executor has (pypeln 0.4.9 accepted it too).
+
+    >>> plain_function_threads() == min(32, (os.cpu_count() or 1) + 4)
+    True
+    """
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def check_maxsize(api: str, value: object) -> int:
+    """``value`` must be an int >= 0 (0 means unbounded)."""
+    return _check_int(api, "maxsize", value, 0)
+
+
+def check_timeout(api: str, value: object) -> float:
+    """``value`` must be a finite number of seconds >= 0 (0 means no timeout)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{api}(): timeout must be a number of seconds, got {_describe(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{api}(): timeout must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_bool(api: str, name: str, value: object) -> bool:
+    """``value`` must be a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{api}(): {name} must be a bool, got {_describe(value)}")
+    return value
+
+
+def check_source(api: str, name: str, value: object) -> Iterable[Any]:
+    """``value`` must be a stage or any iterable (a string counts), sync or async."""
+    if not isinstance(value, (Iterable, AsyncIterable)):
+        raise TypeError(
+            f"{api}(): {name} must be a Stage or an iterable, got {_describe(value)} "
+            "(sync and async iterables both work)"
+        )
+    return value  # type: ignore[return-value]  # an async iterable is read by a task stage
+
+
+def check_sources(api: str, name: str, value: object) -> tuple[Iterable[Any], ...]:
+    """``value`` must be a list or tuple of stages or iterables."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"{api}(): {name} must be a list or tuple of stages or iterables, "
+            f"got {_describe(value)}"
+        )
+    return tuple(check_source(api, f"{name}[{i}]", item) for i, item in enumerate(value))
+
+
+def _check_int(api: str, name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{api}(): {name} must be an int >= {minimum}, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{api}(): {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:120]

@@ -1,0 +1,118 @@
+"""Plan: a stage graph compiled into what a queue-based backend runs.
+
+Each stage of the backend becomes a node with its workers and one input channel. A stage
+feeding several consumers writes to each of their channels (broadcast); several stages
+feeding one (``concat``) share it. Every channel knows how many producers feed it, so the
+end of a stream is counted, not guessed. Anything outside the backend (a plain iterable, a
+stage of another backend) becomes a one-worker source node.
+
+A node read twice by one stage (``concat([s, s])``) lists that stage's channel twice in its
+outboxes and sends it every item twice, but counts once among its producers: each worker
+has one writer per channel and ends it once.
+
+>>> import pypeln as pl
+>>> stage = pl.thread.map(str, pl.thread.filter(bool, range(3), workers=2), workers=3)
+>>> plan = compile_plan(stage, stage.backend, maxsize=0)
+>>> [node.name for node in plan.nodes]
+['the iterable passed to filter(bool) (range)', 'filter(bool)', 'map(str)']
+>>> [(node.workers, node.inbox, node.outboxes) for node in plan.nodes]
+[(1, None, [0]), (2, 0, [1]), (3, 1, [2])]
+>>> [(c.producers, c.readers) for c in plan.channels]
+[(1, 2), (2, 3), (3, 1)]
+>>> twice = pl.thread.map(str, range(3), workers=2)
+>>> plan = compile_plan(pl.thread.concat([twice, twice]), twice.backend, maxsize=0)
+>>> plan.nodes[1].outboxes, plan.channels[1].producers
+([1, 1], 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._backends.contract import Backend
+from .sources import source_name
+from .stage import Stage
+
+
+@dataclass
+class ChannelSpec:
+    """A bounded channel: ``maxsize`` items at most (0: unbounded)."""
+
+    maxsize: int
+    producers: int = 0
+    readers: int = 1
+
+
+@dataclass
+class Node:
+    """One stage (or outside source) of the plan and the channels it reads and writes."""
+
+    name: str
+    workers: int
+    stage: Stage[Any] | None = None  # None: a source node reading ``source``
+    source: Iterable[Any] | None = None
+    inbox: int | None = None
+    #: The channels it writes to, in order; one listed twice gets every item twice.
+    outboxes: list[int] = field(default_factory=list)
+    maxsize: int = 0  # a source's own bound on what it may have waiting downstream
+
+
+@dataclass
+class Plan:
+    """Nodes in an order where every node comes after the nodes feeding it."""
+
+    nodes: list[Node]
+    channels: list[ChannelSpec]
+    output: int
+
+
+def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
+    """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``."""
+    builder = _Builder(backend)
+    last = builder.visit(stage)
+    own_bound = stage.maxsize if stage.backend is backend else 0
+    output = builder.channel(maxsize or own_bound, readers=1)
+    builder.connect(last, output)
+    return Plan(builder.nodes, builder.channels, output)
+
+
+class _Builder:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.nodes: list[Node] = []
+        self.channels: list[ChannelSpec] = []
+        self._seen: dict[int, Node] = {}
+
+    def visit(self, obj: Iterable[Any], reader: str | None = None) -> Node:
+        node = self._seen.get(id(obj))
+        if node is None:
+            node = self._node(obj, reader)
+            self._seen[id(obj)] = node
+            self.nodes.append(node)
+        return node
+
+    def channel(self, maxsize: int, readers: int) -> int:
+        self.channels.append(ChannelSpec(maxsize=maxsize, readers=readers))
+        return len(self.channels) - 1
+
+    def connect(self, producer: Node, channel: int) -> None:
+        spec = self.channels[channel]
+        if channel not in producer.outboxes:  # a second reference adds copies, not writers
+            spec.producers += producer.workers
+        if producer.maxsize and (spec.maxsize == 0 or producer.maxsize < spec.maxsize):
+            spec.maxsize = producer.maxsize
+        producer.outboxes.append(channel)
+
+    def _node(self, obj: Iterable[Any], reader: str | None) -> Node:
+        if not isinstance(obj, Stage) or obj.backend is not self.backend:
+            return Node(name=source_name(obj, reader), workers=1, source=obj)
+        if obj.kind == "from_iterable":
+            return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
+        upstream_nodes = [self.visit(upstream, obj.name) for upstream in obj.upstreams]
+        workers = obj.workers or 1  # workers=0 (no limit, task): one worker starts the calls
+        inbox = self.channel(obj.maxsize, readers=workers)
+        for upstream in upstream_nodes:
+            self.connect(upstream, inbox)
+        return Node(name=obj.name, workers=workers, stage=obj, inbox=inbox)

@@ -1,1 +1,0 @@
-"""Runtimes: where workers run and how elements travel (see ``_contract.Runtime``)."""

@@ -1,0 +1,9 @@
+"""What a worker does with items, whatever the backend.
+
+* ``kernels.py`` / ``async_kernels.py``: ``map``, ``filter``, ``flat_map``, ``each`` over a
+  stream (or batch) of elements, for plain and ``async`` functions;
+* ``hooks.py``: ``on_start`` / ``on_done`` and what they inject (``worker_info``, ...);
+* ``session.py`` / ``async_session.py``: one worker's life: hooks, ``f``, its timeout;
+* ``counters.py``: what workers drop on purpose (timeouts, filters), per run;
+* ``activity.py``: the batch a worker works through, for the stall report.
+"""

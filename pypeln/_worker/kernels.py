@@ -1,0 +1,125 @@
+"""Kernels: what a stage does to the stream of elements one worker sees.
+
+An element is ``(index, value)``; the index is the item's position in the source as a
+tuple, and ``flat_map`` adds a level, so sorting by index restores input order. Every
+backend runs these same generators: ``sync`` chains them directly, the blocking backends
+feed each worker's kernel from its input channel.
+
+>>> from pypeln._worker.hooks import Call
+>>> from pypeln._worker.counters import WorkerCounters
+>>> double = Call(lambda x: [x, x], False, "flat_map(double)", None, WorkerCounters())
+>>> list(flat_map_kernel(double, [((0,), "a"), ((1,), "b")]))
+[((0, 0), 'a'), ((0, 1), 'a'), ((1, 0), 'b'), ((1, 1), 'b')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from operator import itemgetter
+from typing import Any, Final
+
+from .hooks import Call
+
+Index = tuple[int, ...]
+Element = tuple[Index, Any]
+Kernel = Callable[[Call, Iterable[Element]], Iterable[Element]]
+
+
+class _Skip:
+    """What a call returns when its result must be dropped (its timeout ran out)."""
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP: Final = _Skip()
+
+
+# Each kernel wraps its whole loop in one ``try`` (free in CPython 3.11 until something
+# raises) instead of wrapping every call: a call of ``f`` per element, nothing more.
+
+
+def map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
+    """``f(x)`` for every element."""
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    try:
+        for index, value in elements:
+            result = fn(value, element_index=index) if wants_index else fn(value)
+            if result is not SKIP:
+                yield index, result
+    except Exception as error:
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
+
+
+def filter_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
+    """The elements for which ``f(x)`` is truthy; the others are counted as filtered out."""
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    counters = call.counters  # this worker's own: counted live, without a lock
+    try:
+        for index, value in elements:
+            keep = fn(value, element_index=index) if wants_index else fn(value)
+            if keep is SKIP:
+                continue
+            if keep:
+                yield index, value
+            else:
+                counters.filtered_out += 1
+    except Exception as error:
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
+
+
+def flat_map_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
+    """Every item of the iterable ``f(x)`` returns, indexed one level deeper."""
+    fn, wants_index, index, value = call.fn, call.wants_index, None, None
+    try:
+        for index, value in elements:
+            results = fn(value, element_index=index) if wants_index else fn(value)
+            if results is not SKIP:
+                for position, result in enumerate(results):
+                    yield (*index, position), result
+    except Exception as error:  # also what iterating f's result raised
+        failure = call.fail(error, index, value)
+        if failure is error:
+            raise
+        raise failure from error
+
+
+def each_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
+    """Call ``f(x)`` for its side effect; nothing flows on."""
+    mapped = map_kernel(replace(call, fn=_skipped(call.fn)), elements)
+    yield from mapped  # never yields: every result is SKIP
+
+
+def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
+    """Pass every element on unchanged (the merging is done by the channel)."""
+    return elements
+
+
+def ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
+    """All elements, sorted by source index (stable: equal indices keep their arrival order)."""
+    return sorted(elements, key=itemgetter(0))
+
+
+def _skipped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call_then_skip(*args: Any, **kwargs: Any) -> Any:
+        fn(*args, **kwargs)
+        return SKIP
+
+    return call_then_skip
+
+
+KERNELS: Final[dict[str, Kernel]] = {
+    "map": map_kernel,
+    "filter": filter_kernel,
+    "flat_map": flat_map_kernel,
+    "each": each_kernel,
+    "concat": concat_kernel,
+    "ordered": ordered_kernel,
+}
