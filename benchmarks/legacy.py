@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from .machine import described
 from .measure import Outcome
 
 VERSION = "0.4.9"
@@ -172,14 +173,4 @@ def checkout_problem(checkout: Path) -> str | None:
 
 def checkout_name(checkout: Path) -> str:
     """The checkout's commit (``git describe --always --dirty``), else its directory name."""
-    try:
-        found = subprocess.run(
-            ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return checkout.name
-    return found.stdout.strip() or checkout.name
+    return described(checkout) or checkout.name

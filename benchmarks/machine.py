@@ -60,18 +60,22 @@ def usable_cores() -> int:
 
 def source_revision() -> str:
     """``git describe --always --dirty`` of the pypeln checkout measured, or ``unknown``."""
-    root = Path(pl.__file__).resolve().parent.parent
+    return described(Path(pl.__file__).resolve().parent.parent) or "unknown"
+
+
+def described(checkout: Path) -> str | None:
+    """``git describe --always --dirty`` of ``checkout``; None if git cannot say."""
     try:
-        described = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+        found = subprocess.run(
+            ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=30,
             check=True,
         )
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return described.stdout.strip()
+        return None
+    return found.stdout.strip() or None
 
 
 def peer_versions() -> str:
