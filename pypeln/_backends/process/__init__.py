@@ -31,12 +31,12 @@ returns.
 
 *A worker* (``child.py``) runs the shared worker loop with a ``ChildContext``: its channel
 ends, the stage's shared status (active workers, for ``on_done``) and counters. It reports
-its first error, traceback as frames (``remote_traceback.py``), on its report pipe.
+its first error, traceback as frames (``remote/errors.py``), on its report pipe.
 
 *A channel* (``channel.py``) is one data pipe per producer and a tokens pipe holding one
 byte per item of room (``maxsize``); ``pipes.py`` makes every wait a ``poll()`` that also
-watches the stop pipe. Batches are pickled (``pickling.py``, ``codec.py``); large buffers
-travel through shared-memory chunks instead (``memory/``).
+watches the stop pipe. Batches are pickled (``codec.py``, with ``remote/pickling.py``);
+large buffers travel through shared-memory chunks instead (``memory/``).
 
 *Start methods* (``start/``): by fork while the parent has a single thread, else from
 pypeln's fork server, or as a fresh interpreter (spawn). None runs the user's main module:

@@ -30,8 +30,9 @@ from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
 from ..common.worker_loop import run_worker
 from ..contract import WorkerContext
+from ..remote.errors import pack_error
 from .channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd
-from .codec import Route, pack_error
+from .codec import Route
 from .memory.buffers import holder_id
 from .pipes import PipeMutex, Waiter, write_frame
 from .run_state import ArrivedStage, SharedActiveWorkers, ShippedStage
@@ -184,7 +185,8 @@ class ChildContext(WorkerContext):
         if isinstance(error, Replaced):
             self.report(("replaced",))
         else:
-            self.report(("error", pack_error(error)))
+            by_value = any(route.main_by_value for route in self.spec.routes.values())
+            self.report(("error", pack_error(error, main_by_value=by_value)))
 
     def report(self, message: tuple[Any, ...]) -> None:
         try:

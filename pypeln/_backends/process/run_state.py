@@ -16,9 +16,9 @@ from typing import Any
 from ..._errors import SerializationError
 from ..._pipeline.stage import Stage
 from ..._worker.hooks import StageStatus
+from ..remote.pickling import dumps
 from .channel import SharedInts
 from .memory.arrays import shared_array
-from .pickling import dumps
 from .pipes import PipeMutex, Waiter
 
 

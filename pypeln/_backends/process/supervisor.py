@@ -33,9 +33,10 @@ from ..common.first_error import FirstError
 from ..common.stall import describe_frames, run_report, stall_after, thread_frames
 from ..common.worker_loop import run_worker
 from ..contract import Backend, ChannelStatistics, Run, WorkerContext
+from ..remote.errors import unpack_error
 from .channel import ChannelWiring, QueueFill, ReaderEnd, WriterEnd, flags_array
 from .child import WorkerSpec, worker_main
-from .codec import Route, unpack_error
+from .codec import Route
 from .memory.buffers import release_worker, remove_directory, run_directory
 from .pipes import PipeMutex, Waiter, close_fds, make_pipe, split_frames
 from .run_state import ShippedStage, counters_array

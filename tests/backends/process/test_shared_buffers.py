@@ -24,8 +24,8 @@ import pytest
 
 import pypeln as pl
 from pypeln._backends.process.memory import buffers as _shared_buffers
-from pypeln._backends.process.pickling import MIN_BUFFER, dumps
 from pypeln._backends.process.pipes import Waiter
+from pypeln._backends.remote.pickling import MIN_BUFFER, dumps
 
 MiB = 1024 * 1024
 METHODS = ["auto", "forkserver"]

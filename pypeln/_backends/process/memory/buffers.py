@@ -76,7 +76,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..pickling import PROTOCOL, dumps
+from ...remote.pickling import PROTOCOL, dumps
 from ..pipes import Waiter
 
 #: A pickle (without its out-of-band buffers) at least this large goes into the chunk too.
