@@ -28,8 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict pypeln tests/typing_check.py
 
+# Two sessions: backends that join a cluster (ray) leave its threads in the test process.
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	PYPELN_TESTS=local $(BIN)/pytest -q
+	PYPELN_TESTS=cluster $(BIN)/pytest -q
 
 # The benchmark suite (not part of `make test`): installs the peers (the `bench` extra), runs
 # every scenario (under 10 minutes on 2 cores) and writes benchmarks/results/.

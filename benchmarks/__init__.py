@@ -8,7 +8,8 @@ Modules, one role each:
 * ``results``: rows of figures, ratios and verdicts.
 * ``targets``: the figures pypeln aims for, with their goals, and how a row is judged.
 * ``workloads``: the functions pipelines and peers run (importable by worker processes).
-* ``peers``: the same work done with Pool, ThreadPoolExecutor, mpire, asyncio and aiostream.
+* ``peers``: the same work done with Pool, ThreadPoolExecutor, mpire, asyncio, aiostream and
+  hand-written Ray actors.
 * ``legacy`` and ``legacy_child``: the pypeln 0.4.9 release, in a virtualenv of its own.
 * ``sampler``: peak memory of the process tree plus shared memory, from a child process.
 * ``machine``: the description of the machine and of the code measured.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pypeln as pl
 
-PEER_PACKAGES = ("numpy", "mpire", "aiostream", "uvloop", "psutil", "matplotlib")
+PEER_PACKAGES = ("numpy", "mpire", "aiostream", "uvloop", "psutil", "matplotlib", "ray")
 
 
 def cpu_model() -> str:

@@ -106,9 +106,13 @@ def quiesce(timeout: float = QUIESCE_TIMEOUT) -> None:
         time.sleep(0.001)
 
 
-def time_once(contender: Contender) -> tuple[float, Mapping[str, float]]:
-    """One checked run: its wall time (or the time it reports) and its metrics."""
-    quiesce()
+def time_once(contender: Contender, settle: bool = True) -> tuple[float, Mapping[str, float]]:
+    """One checked run: its wall time (or the time it reports) and its metrics.
+
+    ``settle``: first wait for the threads of the previous run to end (``quiesce``).
+    """
+    if settle:
+        quiesce()
     # Collect the previous run's garbage now, so that its cost does not land in this run.
     gc.collect()
     with guarded():
@@ -134,11 +138,12 @@ def describe(result: Any) -> str:
     return f"got a {type(result).__name__}"
 
 
-def measure(contenders: Sequence[Contender], repeat: int) -> dict[str, Timing]:
+def measure(contenders: Sequence[Contender], repeat: int, settle: bool = True) -> dict[str, Timing]:
     """Warm every contender up once, then time ``repeat`` interleaved rounds of all of them.
 
     A contender that raises (or returns a wrong result) is dropped from later rounds and keeps
-    the error instead of times.
+    the error instead of times. ``settle=False`` skips waiting for threads before each run,
+    for a process whose threads stay (a Ray driver's: the wait would last its whole timeout).
     """
     timings = {c.name: Timing(unavailable=c.unavailable) for c in contenders}
     for round_number in range(repeat + 1):
@@ -147,7 +152,7 @@ def measure(contenders: Sequence[Contender], repeat: int) -> dict[str, Timing]:
             if timing.error is not None or timing.unavailable is not None:
                 continue
             try:
-                elapsed, metrics = time_once(contender)
+                elapsed, metrics = time_once(contender, settle)
             except Exception as exc:
                 timing.error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
                 continue

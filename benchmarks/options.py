@@ -14,8 +14,9 @@ class Options:
     """``repeat`` timed runs per contender; ``quick`` shrinks every count for a smoke check.
 
     ``n``, if given, replaces the element count of the element-count scenarios (``trivial``,
-    ``process-trivial``, ``task-trivial``, ``bounded``) for every contender. ``baseline``,
-    if given, is another checkout of pypeln that ``bounded`` measures beside this one.
+    ``process-trivial``, ``task-trivial``, ``bounded``, ``ray-trivial``) for every contender.
+    ``baseline``, if given, is another checkout of pypeln that ``bounded`` measures beside
+    this one.
     """
 
     repeat: int = DEFAULT_REPEAT

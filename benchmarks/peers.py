@@ -4,8 +4,11 @@ Each peer is written the way its documentation presents it: ``multiprocessing.Po
 and ``.map``, ``ThreadPoolExecutor.map``, mpire's ``WorkerPool``, ``asyncio.gather`` (bare
 or behind an ``asyncio.Semaphore``) and aiostream's ``stream.map``. Creating and closing a pool
 or an event loop is inside every peer, as starting and stopping its workers is inside every
-pypeln run. Optional peers (mpire, aiostream, numpy) are imported only when they run;
+pypeln run. Optional peers (mpire, aiostream, numpy, Ray) are imported only when they run;
 ``missing`` says when one is not installed, so that the report can say so instead of failing.
+The Ray peers are hand-written Ray actors, as Ray's documentation writes them: batches sent
+to a chain of actors, the references of one call passed to the next, a few in flight
+(``ray.wait``), the actors created and killed in every run.
 """
 
 from __future__ import annotations
@@ -13,14 +16,26 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import multiprocessing
+import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+)
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cache, partial
 from multiprocessing import Pool
 from typing import Any
 
+from .measure import Outcome
 from .workloads import (
+    BatchStage,
+    Relay,
     adouble,
     ainc,
     ais_even,
@@ -39,10 +54,13 @@ UVLOOP = "uvloop"
 DEFAULT_LOOP = "asyncio"
 
 
-def missing(module: str) -> str | None:
-    """Why the optional ``module`` cannot be used here, or None if it is installed."""
+def missing(module: str, extra: str = "bench") -> str | None:
+    """Why the optional ``module`` cannot be used here, or None if it is installed.
+
+    ``extra`` names pypeln's optional extra that installs it.
+    """
     if importlib.util.find_spec(module) is None:
-        return f"{module} is not installed (pip install -e '.[bench]')"
+        return f"{module} is not installed (pip install -e '.[{extra}]')"
     return None
 
 
@@ -150,9 +168,15 @@ def mark_even_list(x: int) -> list[Any]:
 # -- CPU-bound scaling ------------------------------------------------------------------------
 
 
-def pool_spin(loops: int, items: int, workers: int) -> list[int]:
-    """``Pool(workers).map``: its automatic chunks leave it almost no cost per item."""
-    with Pool(workers) as pool:
+def pool_spin(loops: int, items: int, workers: int, start_method: str | None = None) -> list[int]:
+    """``Pool(workers).map``: its automatic chunks leave it almost no cost per item.
+
+    ``start_method`` (None: multiprocessing's default) is for programs that must not fork
+    themselves, such as one connected to Ray (its threads and signal handlers would be
+    forked with it).
+    """
+    context = multiprocessing.get_context(start_method)
+    with context.Pool(workers) as pool:
         return pool.map(partial(spin, loops), range(items))
 
 
@@ -290,3 +314,88 @@ def aiostream_first(workers: int) -> tuple[int, float, Callable[[], None]]:
 
     first, arrived = asyncio.run(main())
     return first, arrived, lambda: None
+
+
+# -- the Ray cluster backend ------------------------------------------------------------------
+# The hand-written Ray programs that pl.ray's scenarios compare with. Each creates its actors,
+# runs, and kills them, as a pl.ray run does; the cluster is the one this process joined.
+
+
+def ray_module() -> Any:
+    """Ray, imported the way pypeln's backend imports it: its processes bound to 127.0.0.1."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    return ray
+
+
+@cache
+def ray_actor(body: type) -> Any:
+    """``body`` (a class of ``workloads``) as a Ray actor class, made once."""
+    ray = ray_module()
+    return ray.remote(body)
+
+
+def in_flight(refs: Iterable[Any], limit: int) -> Iterator[Any]:
+    """Each of ``refs`` once its call is done, at most ``limit`` calls submitted and not yet
+    done (``ray.wait``), in the order they finish."""
+    ray = ray_module()
+    pending: list[Any] = []
+    for ref in refs:
+        pending.append(ref)
+        if len(pending) >= limit:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield done[0]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield done[0]
+
+
+def ray_actor_chain(n: int, batch: int, limit: int) -> Outcome:
+    """The trivial pipeline on three hand-written actors: batches of ``range(n)`` of ``batch``
+    items, each call's reference passed to the next actor, ``limit`` batches in flight.
+
+    Times itself: the whole run, and ``first`` (to the first results) and ``rest`` (after).
+    """
+    ray = ray_module()
+    stage = ray_actor(BatchStage)
+    begin = time.perf_counter()
+    actors = [stage.remote(inc), stage.remote(is_even, True), stage.remote(double)]
+
+    def calls() -> Iterator[Any]:
+        for start in range(0, n, batch):
+            ref = list(range(start, min(start + batch, n)))
+            for actor in actors:
+                ref = actor.run.remote(ref)
+            yield ref
+
+    output: list[int] = []
+    first = None
+    try:
+        for ref in in_flight(calls(), limit):
+            output.extend(ray.get(ref))
+            first = first or time.perf_counter()
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+    end = time.perf_counter()
+    first = first or end
+    return Outcome(output, end - begin, {"first": first - begin, "rest": end - first})
+
+
+def ray_ref_chain(items: list[Any], limit: int, consume: Callable[[Iterable[Any]], Any]) -> Any:
+    """Ray's own way through two actors: ``ray.put`` of each item, its reference to actor A,
+    A's to actor B, B's read with ``ray.get``; ``limit`` items in flight."""
+    ray = ray_module()
+    relay = ray_actor(Relay)
+    first, second = relay.remote(), relay.remote()
+
+    def calls() -> Iterator[Any]:
+        for item in items:
+            yield second.run.remote(first.run.remote(ray.put(item)))
+
+    try:
+        return consume(ray.get(ref) for ref in in_flight(calls(), limit))
+    finally:
+        ray.kill(first)
+        ray.kill(second)

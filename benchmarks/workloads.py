@@ -117,3 +117,33 @@ def make_block(size: int, i: int) -> bytes:
 def worker_parent(x: int) -> int:
     """The pid of the process that started this worker: the pipeline's own under ``fork``."""
     return os.getppid()
+
+
+def niceness(x: int) -> int:
+    """The worker's niceness (Ray starts its workers at 15 unless told otherwise)."""
+    return os.nice(0)
+
+
+# -- the bodies of hand-written Ray actors (peers.py makes them actors) ------------------------
+
+
+class BatchStage:
+    """One stage of a hand-written actor chain: ``f`` over a whole batch, as a map or (with
+    ``keep``) as a filter."""
+
+    def __init__(self, f: Any, keep: bool = False) -> None:
+        self.f = f
+        self.keep = keep
+
+    def run(self, batch: list[Any]) -> list[Any]:
+        f = self.f
+        if self.keep:
+            return [x for x in batch if f(x)]
+        return [f(x) for x in batch]
+
+
+class Relay:
+    """A hand-written actor that hands on what it gets: ``identity`` as a Ray actor."""
+
+    def run(self, x: Any) -> Any:
+        return identity(x)

@@ -7,7 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-EXAMPLES = ["crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io", "frames"]
+EXAMPLES = [
+    "crawl_like",
+    "cpu_bound",
+    "hooks_and_errors",
+    "word_count",
+    "async_io",
+    "frames",
+    "ray_frames",
+]
 
 
 def main() -> None:

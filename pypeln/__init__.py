@@ -27,6 +27,7 @@ _WHERE = {
     "task": ".task",
     "io": ".task",
     "sync": ".sync",
+    "ray": ".ray",
     "StageOptions": "._pipeline.combinators.transforms",
     "MissingInjectionError": "._errors",
     "PypelnError": "._errors",
@@ -42,7 +43,7 @@ _WHERE = {
     "RunIterator": "._pipeline.stage",
     "Stage": "._pipeline.stage",
 }
-_NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync"}
+_NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync", "ray"}
 
 __all__ = [
     "Element",
@@ -63,6 +64,7 @@ __all__ = [
     "io",
     "pr",
     "process",
+    "ray",
     "sync",
     "task",
     "th",
@@ -99,7 +101,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import process, sync, task, thread
+    from . import process, ray, sync, task, thread
     from . import process as pr
     from . import task as io
     from . import thread as th

@@ -112,13 +112,18 @@ class WorkerCrashedError(PypelnError):
     "stage 'map(f)': worker 1 died without reporting (exit code -9: killed by signal 9)"
     """
 
-    def __init__(self, stage: str, worker: int, exitcode: int | None, started: bool = True) -> None:
+    def __init__(
+        self,
+        stage: str,
+        worker: int,
+        exitcode: int | None,
+        started: bool = True,
+        cause: str | None = None,
+    ) -> None:
         how = "" if exitcode is None or exitcode >= 0 else f": killed by signal {-exitcode}"
         hint = "" if started else "; it died while its process was starting"
-        super().__init__(
-            f"stage {stage!r}: worker {worker} died without reporting "
-            f"(exit code {exitcode}{how}){hint}"
-        )
+        what = f"exit code {exitcode}{how}" if cause is None else cause
+        super().__init__(f"stage {stage!r}: worker {worker} died without reporting ({what}){hint}")
         self.stage = stage
         self.worker = worker
         self.exitcode = exitcode

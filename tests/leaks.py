@@ -18,11 +18,8 @@ SESSION_HELPERS = (
 )
 
 
-def descendants() -> dict[int, str]:
-    """Every process below this one (zombies included), as ``pid -> "state command"``.
-
-    Workers started by the fork server are its children, so the whole tree is walked.
-    """
+def _process_table() -> tuple[dict[int, int], dict[int, str]]:
+    """Every process of the machine: its parent, and ``"state command"``."""
     parents: dict[int, int] = {}
     described: dict[int, str] = {}
     for entry in os.listdir("/proc"):
@@ -37,29 +34,67 @@ def descendants() -> dict[int, str]:
             continue
         parents[int(entry)] = int(fields[1])
         described[int(entry)] = f"{fields[0]} {command}"
-    found: dict[int, str] = {}
-    frontier = [os.getpid()]
+    return parents, described
+
+
+def _below(roots: list[int], parents: dict[int, int]) -> set[int]:
+    """The processes below ``roots`` (not the roots themselves)."""
+    found: set[int] = set()
+    frontier = list(roots)
     while frontier:
         parent = frontier.pop()
         for pid, its_parent in parents.items():
             if its_parent == parent and pid not in found:
-                found[pid] = described[pid]
+                found.add(pid)
                 frontier.append(pid)
     return found
+
+
+def descendants() -> dict[int, str]:
+    """Every process below this one (zombies included), as ``pid -> "state command"``.
+
+    Workers started by the fork server are its children, so the whole tree is walked.
+    """
+    parents, described = _process_table()
+    return {pid: described[pid] for pid in _below([os.getpid()], parents)}
+
+
+#: Marks of the processes of the session's Ray cluster (its actors are checked as actors).
+RAY_PROCESSES = ("ray::", "/ray/", "raylet", "gcs_server")
 
 
 def run_processes() -> dict[int, str]:
     """``descendants()`` but the session's helpers: what a run started and left.
 
     pypeln's fork server is known by its pid: its workers are forks of it, with the same
-    command line, and they count.
+    command line, and they count. The processes of the session's Ray cluster do not: Ray
+    starts and ends its worker processes itself; a run's actors are checked with Ray's own
+    record instead (``live_actors``).
     """
     server = fork_server()._process  # the server of this process, if one runs
+    parents, described = _process_table()
+    mine = _below([os.getpid()], parents)
+    ray = [pid for pid in mine if any(mark in described[pid] for mark in RAY_PROCESSES)]
+    ray_tree = set(ray) | _below(ray, parents)  # workers Ray is starting have no command yet
     return {
-        pid: what
-        for pid, what in descendants().items()
-        if not any(helper in what for helper in SESSION_HELPERS)
+        pid: described[pid]
+        for pid in mine - ray_tree
+        if not any(helper in described[pid] for helper in SESSION_HELPERS)
         and (server is None or pid != server.pid)
+    }
+
+
+def live_actors() -> set[str]:
+    """The ids of the pypeln stage actors Ray records as alive (none without Ray)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return set()
+    return {
+        actor_id
+        for actor_id, actor in ray._private.state.actors().items()
+        if actor["State"] != "DEAD" and actor["ActorClassName"] == "StageWorker"
     }
 
 

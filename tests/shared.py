@@ -7,6 +7,8 @@ in other processes, proxies to a manager process.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -46,3 +48,33 @@ def interrupt_main_until(done: threading.Event, every: float = 5.0) -> None:
     while not done.is_set():
         signal.pthread_kill(main, signal.SIGINT)
         done.wait(every)
+
+
+@contextmanager
+def ctrl_c_when(ready: Callable[[], object]) -> Iterator[None]:
+    """Inside the block, Ctrl-C the main thread once ``ready()`` returns (the workers are
+    where the test wants them), again until the block is left (``interrupt_main_until``).
+
+    >>> import time
+    >>> caught = False
+    >>> try:
+    ...     with ctrl_c_when(lambda: None):
+    ...         time.sleep(30)
+    ... except KeyboardInterrupt:
+    ...     caught = True
+    >>> caught
+    True
+    """
+    interrupted = threading.Event()
+
+    def interrupt_when_ready() -> None:
+        ready()
+        interrupt_main_until(interrupted)
+
+    interrupter = threading.Thread(target=interrupt_when_ready)
+    try:
+        interrupter.start()  # the first signal may land in here already
+        yield
+    finally:
+        interrupted.set()
+        interrupter.join()

@@ -14,7 +14,7 @@ DOCUMENT = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
 BACKENDS = sorted(
     path.name
     for path in (ROOT / "pypeln" / "_backends").iterdir()
-    if (path / "__init__.py").exists() and path.name != "common"
+    if (path / "backend.py").exists()  # a backend's folder (not common/, remote/)
 )
 
 

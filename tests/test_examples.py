@@ -105,12 +105,20 @@ def test_frames(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[s
     assert re.search(r"shared memory \(default\) +[\d.]+ GB/s", out)
 
 
+@pytest.mark.cluster
+def test_ray_frames(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_example("ray_frames", monkeypatch, capsys)
+    assert "in camera order, every level as computed: True" in out
+
+
+@pytest.mark.cluster  # it runs the ray example too
 def test_run_all(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_example("run_all", monkeypatch, capsys)
-    for name in ("crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io", "frames"):
+    names = ("crawl_like", "cpu_bound", "hooks_and_errors", "word_count", "async_io", "frames")
+    for name in (*names, "ray_frames"):
         assert f"=== examples/{name}.py: " in out
         assert f"=== {name} finished in " in out
-    assert out.count("True") >= 6  # each example's own checks printed their verdicts
+    assert out.count("True") >= 7  # each example's own checks printed their verdicts
 
 
 PYCON = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)

@@ -13,7 +13,7 @@ from pypeln._pipeline.combinators.api import EXPORTS
 
 MODULES = [getattr(pl, name) for name in registry.names()]
 #: Names only some backends have: how process starts its workers, which loop task uses.
-EXTRA = {"process": {"set_start_method", "using"}, "task": {"using"}}
+EXTRA = {"process": {"set_start_method", "using"}, "task": {"using"}, "ray": {"using"}}
 PUBLIC = set(EXPORTS)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ..options import Options
 from ..results import ScenarioResult
 from .bounds import bounded
+from .cluster import ray_cpu, ray_payload, ray_startup, ray_trivial
 from .io import sleep, task_sleep
 from .memory import memory
 from .overhead import process_trivial, task_trivial, trivial
@@ -33,6 +34,11 @@ SCENARIOS: dict[str, Scenario] = {
     "process-latency": process_latency,
     "process-latency-threads": process_latency_threads,
     "early-exit": early_exit,
+    # Last: Ray leaves threads in this process (see cluster.py).
+    "ray-trivial": ray_trivial,
+    "ray-payload": ray_payload,
+    "ray-cpu": ray_cpu,
+    "ray-startup": ray_startup,
 }
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -45,6 +51,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Start-up and early-exit cost",
         ("process-latency", "process-latency-threads", "early-exit"),
     ),
+    "ray": ("Ray cluster backend", ("ray-trivial", "ray-payload", "ray-cpu", "ray-startup")),
 }
 
 

@@ -67,6 +67,9 @@ class Backend(ABC):
     shares_memory: ClassVar[bool] = True
     #: A stage's workers run at the same time (``sync`` runs one call at a time).
     concurrent_workers: ClassVar[bool] = True
+    #: The first run connects this process to a cluster, whose threads and connections stay
+    #: for the life of the process (``ray``).
+    joins_cluster: ClassVar[bool] = False
     #: Other configurations whose workers behave differently enough that the contract
     #: suite must pass on each too (a start method, say); each is a ``variant()``.
     variants: ClassVar[tuple[str, ...]] = ()
@@ -76,6 +79,13 @@ class Backend(ABC):
     def variant(self, name: str) -> Backend:
         """This backend configured as ``name`` (one of ``variants``)."""
         raise ValueError(f"pl.{self.name} has no variant {name!r}")
+
+    def runs_with(self, other: Backend) -> bool:
+        """Whether a stage of ``other`` runs in this backend's runs (its workers read and
+        write this run's channels) rather than being read as a source of its own run.
+        Only itself by default; a backend whose stages carry options of their own (what
+        each of ``pl.ray.using(...)``'s actors asks for) may run them all together."""
+        return other is self
 
     @abstractmethod
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:

@@ -5,8 +5,8 @@ class lives. Nothing is imported before the backend is first used, so ``import p
 stays cheap and a worker process loads only the backend it runs. ``pl.<name>``, the
 contract suite and the fault suite all read this list.
 
->>> names()[:4]  # and any registered at run time
-('sync', 'thread', 'task', 'process')
+>>> names()[:5]  # and any registered at run time
+('sync', 'thread', 'task', 'process', 'ray')
 >>> backend("thread").name, backend("thread") is backend("thread")
 ('thread', True)
 >>> async_backend().name
@@ -28,6 +28,7 @@ BACKENDS: dict[str, str] = {
     "thread": "pypeln._backends.thread.backend:ThreadBackend",
     "task": "pypeln._backends.task.backend:TaskBackend",
     "process": "pypeln._backends.process.backend:ProcessBackend",
+    "ray": "pypeln._backends.ray.backend:RayBackend",
 }
 
 _instances: dict[str, Backend] = {}

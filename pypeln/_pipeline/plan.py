@@ -72,7 +72,7 @@ def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
     """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``."""
     builder = _Builder(backend)
     last = builder.visit(stage)
-    own_bound = stage.maxsize if stage.backend is backend else 0
+    own_bound = stage.maxsize if backend.runs_with(stage.backend) else 0
     output = builder.channel(maxsize or own_bound, readers=1)
     builder.connect(last, output)
     return Plan(builder.nodes, builder.channels, output)
@@ -106,7 +106,7 @@ class _Builder:
         producer.outboxes.append(channel)
 
     def _node(self, obj: Iterable[Any], reader: str | None) -> Node:
-        if not isinstance(obj, Stage) or obj.backend is not self.backend:
+        if not isinstance(obj, Stage) or not self.backend.runs_with(obj.backend):
             return Node(name=source_name(obj, reader), workers=1, source=obj)
         if obj.kind == "from_iterable":
             return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)

@@ -19,7 +19,7 @@ import pytest
 
 import pypeln as pl
 from tests.conftest import ASYNC_CASES, BACKENDS, capabilities, namespace_of
-from tests.shared import interrupt_main_until
+from tests.shared import ctrl_c_when
 
 SIZE = 40
 POSITIONS = {"first": 0, "middle": SIZE // 2, "last": SIZE - 1}
@@ -217,29 +217,21 @@ def test_keyboard_interrupt_while_workers_are_busy_and_queues_full(name: str) ->
         await asyncio.sleep(30)
         return x
 
-    interrupted = threading.Event()
-
-    def interrupt_when_busy() -> None:
+    def all_inside() -> None:
         for _ in range(workers):
             assert inside.acquire(timeout=10)
-        interrupt_main_until(interrupted)  # a real signal: it wakes the consumer's wait
 
     f = awaits if case.asynchronous else blocks
     stage = case.api.map(f, range(1000), workers=workers, maxsize=1)
     stage = case.api.map(case.identity(), stage, maxsize=1)
-    interrupter = threading.Thread(target=interrupt_when_busy)
-    interrupter.start()
     started = time.monotonic()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt), ctrl_c_when(all_inside):  # wakes the consumer
             for _ in stage:
                 pass
-        interrupted.set()
         assert time.monotonic() - started < 15
     finally:
-        interrupted.set()
         release.set()  # threads stuck in f end now; the fixtures check that all are gone
-        interrupter.join()
 
 
 # -- timeouts, fan-out -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import BACKENDS, capabilities, namespace_of
+from tests.conftest import BACKENDS, capabilities, law_examples, namespace_of
 
 Element = tuple[tuple[int, ...], int]
 #: How long one run of a graph may take (they take milliseconds).
@@ -185,10 +185,12 @@ def check(graph: Graph) -> None:
 
 
 def examples(name: str) -> int:
-    """Examples per backend: the profile's, fewer where a run starts processes."""
+    """Examples per backend: the profile's, fewer where a run starts processes or actors."""
     count: int = settings().max_examples
     if capabilities(name).shares_memory:
         return count
+    if capabilities(name).joins_cluster:
+        return law_examples()
     return max(3, count // 4) if "-" in name else max(5, count // 2)
 
 

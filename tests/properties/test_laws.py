@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pypeln as pl
-from tests.conftest import BACKENDS, namespace_of
+from tests.conftest import BACKENDS, law_examples, namespace_of
 
 backends = st.sampled_from([namespace_of(name) for name in BACKENDS])
 data = st.lists(st.integers(-1000, 1000), max_size=60)
 workers = st.integers(1, 4)
 maxsizes = st.integers(0, 3)
-LAW_SETTINGS = settings(deadline=None)  # examples per law: the profile in tests/conftest.py
+LAW_SETTINGS = settings(deadline=None, max_examples=law_examples())
 
 
 def f(x: int) -> int:

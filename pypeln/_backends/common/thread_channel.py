@@ -109,6 +109,14 @@ class ThreadChannel(ChannelReader, ChannelWriter):
                         self._putters -= 1
             return self._reserve(pending, reserve)
 
+    def put_available(self, pending: deque[Any]) -> None:
+        """Move what room there is now for of ``pending`` (its reserved room first), without
+        waiting; readers waiting for items are woken."""
+        with self._lock:
+            if self._stop.is_set:
+                raise Stopped
+            self._move_in(pending)
+
     def reserve(self, pending: deque[Any], want: int) -> int:
         """Reserve room, as far as there is some now, for ``want`` items to join ``pending``
         beyond its items there; return how many may join (room kept from before counts).

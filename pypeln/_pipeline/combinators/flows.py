@@ -229,6 +229,6 @@ class Flows:
 
     def _own(self, source: Iterable[Any], api: str) -> Stage[Any]:
         """``source`` as a stage of this backend (else a source read for ``api``)."""
-        if isinstance(source, Stage) and source.backend is self.backend:
+        if isinstance(source, Stage) and self.backend.runs_with(source.backend):
             return source
         return Stage("from_iterable", self.backend, (source,), label=source_name(source, api))

@@ -15,7 +15,7 @@ import pytest
 
 import pypeln as pl
 from tests.leaks import own_shared_memory, run_processes
-from tests.shared import interrupt_main_until
+from tests.shared import ctrl_c_when
 
 METHODS = ["auto", "forkserver", "spawn", "fork"]
 
@@ -141,22 +141,9 @@ def test_keyboard_interrupt_ends_every_worker_process(manager: Any) -> None:
         threading.Event().wait()
         return x
 
-    interrupted = threading.Event()
-
-    def interrupt_when_busy() -> None:
-        busy.wait()
-        interrupt_main_until(interrupted)  # the consumer is in poll(): a real signal
-
-    interrupter = threading.Thread(target=interrupt_when_busy)
-    interrupter.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            for _ in pl.process.map(wait_forever, range(100), workers=3, maxsize=2):
-                pass
-        interrupted.set()
-    finally:
-        interrupted.set()
-        interrupter.join()
+    with pytest.raises(KeyboardInterrupt), ctrl_c_when(busy.wait):  # the consumer is in poll()
+        for _ in pl.process.map(wait_forever, range(100), workers=3, maxsize=2):
+            pass
     assert not run_processes()
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import pypeln as pl
 from pypeln._pipeline.combinators.validation import plain_function_threads
-from tests.shared import interrupt_main_until
+from tests.shared import ctrl_c_when
 
 
 async def double(x: int) -> int:
@@ -327,26 +327,15 @@ def test_keyboard_interrupt_while_workers_are_busy() -> None:
         release.wait(timeout=30)
         return x
 
-    interrupted = threading.Event()
-
-    def interrupt_when_busy() -> None:
-        busy.wait()
-        interrupt_main_until(interrupted)  # the consumer waits on a lock: a real signal
-
-    interrupter = threading.Thread(target=interrupt_when_busy)
-    interrupter.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt), ctrl_c_when(busy.wait):  # the consumer: a lock
             stage = pl.task.map(wait_for_release, range(100), workers=2, maxsize=2)
             for _ in pl.task.map(double, stage):
                 pass
-        interrupted.set()
         loops = [t for t in threading.enumerate() if t.name == "pypeln task loop"]
         assert not loops  # the run's loop ended; the two stuck calls are released below
     finally:
-        interrupted.set()
         release.set()
-        interrupter.join()
 
 
 # -- mixed pipelines and loss ---------------------------------------------------------------
