@@ -29,9 +29,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict pypeln tests/typing_check.py
 
 # Two sessions: backends that join a cluster (ray) leave its threads in the test process.
+# They run side by side (each mostly waits: on workers, on Ray starting actors); the cluster
+# part's output follows the local part's, and either failing fails the target.
 pytest: $(STAMP)
-	PYPELN_TESTS=local $(BIN)/pytest -q
-	PYPELN_TESTS=cluster $(BIN)/pytest -q
+	@log=$$(mktemp); \
+	PYPELN_TESTS=cluster $(BIN)/pytest -q > $$log 2>&1 & cluster=$$!; \
+	PYPELN_TESTS=local $(BIN)/pytest -q; local=$$?; \
+	wait $$cluster; status=$$?; \
+	echo "--- PYPELN_TESTS=cluster"; cat $$log; rm -f $$log; \
+	test $$local -eq 0 && test $$status -eq 0
 
 # The benchmark suite (not part of `make test`): installs the peers (the `bench` extra), runs
 # every scenario (under 10 minutes on 2 cores) and writes benchmarks/results/.

@@ -45,7 +45,7 @@ def _backend_names() -> list[str]:
     return names
 
 
-#: Which part of the suite this session runs (``make test`` runs both, one after the other):
+#: Which part of the suite this session runs (``make test`` runs both, side by side):
 #: "local", the backends whose runs leave nothing in this process; "cluster", those that join
 #: a cluster (their driver's threads stay in the process, and would change what the others
 #: see: ``auto`` forks only while the process has a single thread); unset, both at once.
