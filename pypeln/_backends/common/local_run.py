@@ -18,7 +18,7 @@ KeyError: 'first'
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -108,6 +108,15 @@ class LocalRun(Run, WorkerContext, Generic[C]):
         if worker is None or worker.done():
             return None
         return describe_frames(coroutine_frames(worker.get_coro()), holding)
+
+    def start_thread(self, target: Callable[..., None], node: Node, index: int, *args: Any) -> None:
+        """Start worker ``index`` of ``node`` as a thread running ``target(node, index,
+        *args)``, named after it, and known to the stall report and to ``close``."""
+        name = f"pypeln {node.name} #{index}"
+        thread = threading.Thread(target=target, args=(node, index, *args), name=name, daemon=True)
+        self._threads.append(thread)
+        self._workers[id(node), index] = thread
+        thread.start()
 
     def status(self, node: Node) -> ActiveWorkers:
         return self._statuses[id(node)]

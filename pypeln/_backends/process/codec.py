@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._errors import SerializationError
-from ..remote.pickling import dumps
+from ..remote.pickling import dumps, unpicklable
 from .memory.buffers import BufferArena, BufferViews
 
 
@@ -55,12 +55,5 @@ def decode_batch(payload: bytes | bytearray, views: BufferViews | None = None) -
 
 
 def _unpicklable(batch: list[Any], route: Route, error: Exception) -> SerializationError:
-    for index, value in batch:
-        try:
-            dumps(value, main_by_value=route.main_by_value)
-        except Exception as item_error:
-            return SerializationError(
-                f"{route.what} at index {index} ({type(value).__name__}) cannot be pickled to "
-                f"go {route.way}: {type(item_error).__name__}: {item_error}"
-            )
-    return SerializationError(f"{route.what}: a batch cannot be pickled to go {route.way}: {error}")
+    trip = f"go {route.way}"
+    return unpicklable(batch, route.what, trip, error, main_by_value=route.main_by_value)

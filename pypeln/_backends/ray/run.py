@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ray
@@ -89,7 +89,7 @@ class RayRun(LocalRun[ThreadChannel]):
         for node in self.plan.nodes:
             if not _acts(node):
                 for index in range(node.workers):
-                    self._start_thread(run_worker, node, index, self)
+                    self.start_thread(run_worker, node, index, self)
                 continue
             assert node.stage is not None
             payload = stage_payload(node.stage)
@@ -101,16 +101,7 @@ class RayRun(LocalRun[ThreadChannel]):
                 self._actor_of[id(node), index] = actor
                 with self._idle:
                     self._busy += 1
-                self._start_thread(self._drive, node, index, actor)
-
-    def _start_thread(
-        self, target: Callable[..., None], node: Node, index: int, *args: Any
-    ) -> None:
-        name = f"pypeln {node.name} #{index}"
-        thread = threading.Thread(target=target, args=(node, index, *args), name=name, daemon=True)
-        self._threads.append(thread)
-        self._workers[id(node), index] = thread
-        thread.start()
+                self.start_thread(self._drive, node, index, actor)
 
     # -- one actor's driver thread -------------------------------------------------------------
 

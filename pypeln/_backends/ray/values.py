@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..._errors import SerializationError
 from ..._worker.kernels import Element
-from ..remote.pickling import dumps
+from ..remote.pickling import dumps, unpicklable
 
 #: A batch as it crosses Ray: its pickle, and the large buffers kept out of it.
 Packed = tuple[bytes, list[Any]]
@@ -49,7 +48,7 @@ def pack(elements: list[Element], what: str = "an item") -> Packed:
     try:
         payload = dumps(elements, buffers, main_by_value=True)
     except Exception as error:
-        raise _unpicklable(elements, what, error) from error
+        raise unpicklable(elements, what, "cross Ray", error, main_by_value=True) from error
     return payload, [np.frombuffer(buffer.raw(), dtype=np.uint8) for buffer in buffers]
 
 
@@ -58,15 +57,3 @@ def unpack(packed: Packed) -> list[Element]:
     payload, buffers = packed
     elements: list[Element] = pickle.loads(payload, buffers=[bytearray(b) for b in buffers])
     return elements
-
-
-def _unpicklable(elements: list[Element], what: str, error: Exception) -> SerializationError:
-    for index, value in elements:
-        try:
-            dumps(value, main_by_value=True)
-        except Exception as item_error:
-            return SerializationError(
-                f"{what} at index {index} ({type(value).__name__}) cannot be pickled to "
-                f"cross Ray: {type(item_error).__name__}: {item_error}"
-            )
-    return SerializationError(f"{what}: a batch cannot be pickled to cross Ray: {error}")

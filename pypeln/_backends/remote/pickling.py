@@ -28,6 +28,8 @@ from typing import Any
 
 import cloudpickle
 
+from ..._errors import SerializationError
+
 PROTOCOL = 5
 #: Buffers smaller than this stay inside the pickle: moving one apart costs more.
 MIN_BUFFER = 64 * 1024
@@ -64,6 +66,29 @@ def dumps(
     except Exception:
         file = io.BytesIO()
         return pickled(_CloudPickler(file, PROTOCOL, buffer_callback=keep_apart), file)
+
+
+def unpicklable(
+    batch: list[Any], what: str, trip: str, error: Exception, *, main_by_value: bool = False
+) -> SerializationError:
+    """The error for a ``batch`` of elements that ``dumps`` could not pickle: it names the
+    first element that cannot be pickled (``what`` at its index), and the ``trip``.
+
+    >>> import threading
+    >>> error = unpicklable([((0,), 1), ((1,), threading.Lock())], "the item", "go", TypeError())
+    >>> str(error).split(": ")[0]
+    'the item at index (1,) (lock) cannot be pickled to go'
+
+    """
+    for index, value in batch:
+        try:
+            dumps(value, main_by_value=main_by_value)
+        except Exception as item_error:
+            return SerializationError(
+                f"{what} at index {index} ({type(value).__name__}) cannot be pickled to "
+                f"{trip}: {type(item_error).__name__}: {item_error}"
+            )
+    return SerializationError(f"{what}: a batch cannot be pickled to {trip}: {error}")
 
 
 def _buffer_reduction(obj: Any) -> Any:

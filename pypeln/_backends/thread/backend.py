@@ -11,7 +11,6 @@ True
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -52,15 +51,7 @@ class ThreadRun(LocalRun[ThreadChannel]):
         # (measured: 2,000 x 10 ms sleeps took 0.227 s this way, 0.242 s downstream-first).
         for node in self.plan.nodes:
             for index in range(node.workers):
-                thread = threading.Thread(
-                    target=run_worker,
-                    args=(node, index, self),
-                    name=f"pypeln {node.name} #{index}",
-                    daemon=True,
-                )
-                self._threads.append(thread)
-                self._workers[id(node), index] = thread
-                thread.start()
+                self.start_thread(run_worker, node, index, self)
 
     def close(self) -> None:
         """Stop every worker and wait (a bounded time) for their threads to end."""
