@@ -18,8 +18,10 @@ def test_workers_run_calls_at_the_same_time(
     concurrent_backend: ModuleType, manager: Any, workers: int
 ) -> None:
     # Every call waits until `workers` calls are inside f at once: fewer would break the barrier.
+    # The wait is long because the barrier only meets once every worker is up, and 20 Ray
+    # actors start a few at a time (about 7 s on an idle 2-core machine, more under load).
     shared = Shared(manager if not concurrent_backend.backend.shares_memory else None)
-    barrier = shared.barrier(workers, timeout=10)
+    barrier = shared.barrier(workers, timeout=45)
 
     def meet(x: int) -> int:
         barrier.wait()
