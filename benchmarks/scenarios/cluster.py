@@ -67,7 +67,7 @@ from ..workloads import (
 )
 from .common import FORKSERVER
 from .payload import consume, make_items
-from .scaling import cores
+from .scaling import add_pool_ceiling, cores
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_TIMEOUT = 120.0  # seconds for the untimed first run that starts the cluster
@@ -304,7 +304,7 @@ def ray_cpu(options: Options) -> ScenarioResult:
     items = options.pick(*RAY_CPU_ITEMS)
     n = cores()
     serial, parallel = "ray workers=1", f"ray workers={n}"
-    pool = f"Pool({n}).map, {FORKSERVER}"
+    pool, single = f"Pool({n}).map, {FORKSERVER}", f"Pool(1).map, {FORKSERVER}"
     result = ScenarioResult(
         name="ray-cpu",
         title=f"ray-cpu: {items:,} x ~{CPU_SECONDS * 1000:g} ms of pure Python, pl.ray.map "
@@ -314,7 +314,8 @@ def ray_cpu(options: Options) -> ScenarioResult:
         f"{n}x on {n} cores), over the whole run (starting and killing the actors included), "
         "and after the first result (the target's: the items over the time from the first "
         f"result to the last); {pool} over the same calls shows what this machine allows "
-        "(forkserver: a Ray driver must not fork itself)",
+        f"(forkserver: a Ray driver must not fork itself), and {pool} over {single} is the "
+        "machine's own speed-up in the same rounds",
     )
     if lacks_ray(result):
         return result
@@ -325,6 +326,7 @@ def ray_cpu(options: Options) -> ScenarioResult:
         Contender(serial, partial(ray_cpu_pipeline, loops, items, 1), check),
         Contender(parallel, partial(ray_cpu_pipeline, loops, items, n), check),
         Contender(pool, partial(pool_spin, loops, items, n, FORKSERVER), check),
+        Contender(single, partial(pool_spin, loops, items, 1, FORKSERVER), check),
     ]
     with ray_cluster(result):
         timings = measure(contenders, options.repeat, settle=False)
@@ -332,6 +334,7 @@ def ray_cpu(options: Options) -> ScenarioResult:
     peer = Row.of(pool, PEER, "elements/s", timings[pool], rate(items))
     result.rows.append(peer.relate(rows[serial].value))
     rows[parallel].compare(pool, peer.value)
+    add_pool_ceiling(result, peer, single, timings[single], items, rows[serial])
     result.notes.append(
         f"calibration: {loops:,} loops per item, {item_seconds * 1000:.2f} ms in this process "
         f"(median of 5); ideal wall time {items * item_seconds:.2f} s / workers; the target, "

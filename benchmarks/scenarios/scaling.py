@@ -4,7 +4,9 @@
 through ``pl.process.map`` with ``workers=1`` and ``workers=N`` (N: the cores this process may
 use), in the same rounds. The ratio is elements/s relative to ``workers=1``, i.e. the speed-up,
 whose ceiling is N. ``Pool(N).map`` and mpire's ``WorkerPool(N).map`` over the same calls are
-the peers: they show what the machine allows in that run.
+the peers: they show what the machine allows in that run, and ``Pool(1).map`` beside
+``Pool(N).map`` gives the machine's own speed-up in the same rounds (on a shared virtual
+machine it moves from run to run, and so does every figure here).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pypeln as pl
 
 from ..machine import usable_cores
-from ..measure import Contender, measure, same_items
+from ..measure import Contender, Timing, measure, same_items
 from ..options import Options
 from ..peers import missing, mpire_spin, pool_spin
 from ..results import BASELINE, PEER, PYPELN, Row, ScenarioResult, rate
@@ -33,6 +35,17 @@ def cores() -> int:
     return max(2, usable_cores())
 
 
+def add_pool_ceiling(
+    result: ScenarioResult, pool: Row, single: str, timing: Timing, items: int, baseline: Row
+) -> None:
+    """Add the row of ``single`` (a one-process pool, timed by ``timing``) and compare the
+    ``pool`` row with it: the speed-up plain processes get on this machine in the same rounds,
+    the ceiling of the pipeline's."""
+    row = Row.of(single, PEER, "elements/s", timing, rate(items))
+    result.rows.append(row.relate(baseline.value))
+    pool.compare(single, row.value)
+
+
 def cpu_pipeline(module: Any, loops: int, items: int, workers: int) -> list[int]:
     return list(module.map(partial(spin, loops), range(items), workers=workers))
 
@@ -41,7 +54,7 @@ def process_cpu(options: Options) -> ScenarioResult:
     items = options.pick(*CPU_ITEMS)
     n = cores()
     serial, parallel = "process workers=1", f"process workers={n}"
-    pool, mpire = f"Pool({n}).map", f"mpire WorkerPool({n}).map"
+    pool, mpire, single = f"Pool({n}).map", f"mpire WorkerPool({n}).map", "Pool(1).map"
     result = ScenarioResult(
         name="process-cpu",
         title=f"process-cpu: {items:,} x ~{CPU_SECONDS * 1000:g} ms of pure Python, "
@@ -49,7 +62,7 @@ def process_cpu(options: Options) -> ScenarioResult:
         baseline=serial,
         ratio_meaning=f"elements/s relative to workers=1 in the same run (the speed-up; at most "
         f"{n}x on {n} cores); {pool} and {mpire} over the same calls show what this machine "
-        "allows",
+        f"allows, and {pool} over {single} is its own speed-up in the same rounds",
     )
     if lacks_backend(result, "process"):
         return result
@@ -61,6 +74,7 @@ def process_cpu(options: Options) -> ScenarioResult:
         Contender(serial, partial(cpu_pipeline, pl.process, loops, items, 1), check),
         Contender(parallel, partial(cpu_pipeline, pl.process, loops, items, n), check),
         Contender(pool, partial(pool_spin, loops, items, n), check),
+        Contender(single, partial(pool_spin, loops, items, 1), check),
         Contender(mpire, partial(mpire_spin, loops, items, n), check, missing("mpire")),
     ]
     timings = measure(contenders, options.repeat)
@@ -72,6 +86,7 @@ def process_cpu(options: Options) -> ScenarioResult:
     for row in rows.values():
         result.rows.append(row.relate(rows[serial].value))
     rows[parallel].compare(pool, rows[pool].value).compare(mpire, rows[mpire].value)
+    add_pool_ceiling(result, rows[pool], single, timings[single], items, rows[serial])
     ideal = items * item_seconds
     result.notes.append(
         f"calibration: {loops:,} loops per item, {item_seconds * 1000:.2f} ms in the parent "
