@@ -41,17 +41,23 @@ _WHERE = {
     "OneShotSourceWarning": "._pipeline.one_shot",
     "StallWarning": "._backends.common.stall",
     "RunIterator": "._pipeline.stage",
+    "Failure": "._worker.failures",
+    "Retry": "._worker.failures",
+    "SKIP": "._worker.failures",
     "Stage": "._pipeline.stage",
 }
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync", "ray"}
 
 __all__ = [
+    "SKIP",
     "Element",
+    "Failure",
     "Index",
     "MissingInjectionError",
     "OneShotSourceWarning",
     "PypelnError",
     "RemoteError",
+    "Retry",
     "RunIterator",
     "SerializationError",
     "Stage",
@@ -117,5 +123,6 @@ if TYPE_CHECKING:
     from ._pipeline.element import Element
     from ._pipeline.one_shot import OneShotSourceWarning
     from ._pipeline.stage import RunIterator, Stage
+    from ._worker.failures import SKIP, Failure, Retry
     from ._worker.hooks import StageStatus, WorkerInfo
     from ._worker.kernels import Index

@@ -124,7 +124,9 @@ def test_run_all(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
 PYCON = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
-@pytest.mark.parametrize("page", ["index.md", "tasks.md", "timeouts.md", "migrating.md"])
+@pytest.mark.parametrize(
+    "page", ["index.md", "tasks.md", "timeouts.md", "policies.md", "migrating.md"]
+)
 def test_docs_code_examples(page: str) -> None:
     """Every ```pycon block of a page, run in order as one doctest."""
     text = (DOCS / page).read_text(encoding="utf-8")

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .._worker.counters import Counters, RunStatistics
     from .._worker.hooks import WorkerStatus
     from .._worker.kernels import Element
+    from .._worker.policy import Pause
     from .._worker.session import DeadlineFactory
 
 
@@ -226,6 +227,9 @@ class WorkerContext(ABC):
     statistics: RunStatistics
     #: How a call with a ``timeout`` is bounded (None: timeouts unsupported here).
     deadline: DeadlineFactory | None
+    #: How a retried call waits before its next attempt: ``StopSignal.pause`` of the run's
+    #: stop, so that a stopping run does not wait (None: a plain sleep, where nothing retries).
+    pause: Pause | None
     #: The most items a worker may hold at once (1 where a worker may vanish between items).
     max_batch: int
 

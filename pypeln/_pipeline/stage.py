@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
 from .._worker.counters import RunStatistics
+from .._worker.failures import OnError, Retry
 from .element import Element
 from .one_shot import is_one_shot, note_reads
 from .stopping import StopRequest
@@ -50,6 +51,9 @@ class Stage(Generic[T_co]):
     timeout: float = 0.0
     on_start: Callable[..., Any] | None = None
     on_done: Callable[..., Any] | None = None
+    #: What a call that raises gets: tries again (``retry``), then ``on_error`` decides.
+    retry: Retry | None = None
+    on_error: OnError = "raise"
     #: The name of a stage the user did not write (a source read for ``to_iterable``).
     label: str | None = None
 
@@ -279,6 +283,11 @@ class RunIterator(Iterator[T_co]):
     def filtered_out(self) -> dict[str, int]:
         """How many elements each ``filter`` stage dropped."""
         return self.statistics.filtered_out()
+
+    def failed(self) -> dict[str, int]:
+        """How many elements each stage's error policy dropped (``on_error="skip"``, or
+        ``pl.SKIP`` returned by its ``on_error`` function)."""
+        return self.statistics.failed()
 
 
 class _Refused(Iterator[Any]):

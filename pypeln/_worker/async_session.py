@@ -34,11 +34,14 @@ from .async_kernels import is_awaitable, resolved
 from .counters import Counters
 from .hooks import Call
 from .kernels import SKIP
+from .policy import AsyncGuard
 from .session import WorkerSession
 
 
 class AsyncWorkerSession(WorkerSession):
     """``WorkerSession`` for a worker in the event loop: hooks are awaited if async."""
+
+    guard_type = AsyncGuard
 
     async def aopen(self) -> Call:
         """Run (and await) ``on_start``; return the call for this worker."""
@@ -75,6 +78,8 @@ class AsyncDeadline:
     A result that is not awaitable (a plain function that already returned) cannot be
     interrupted: it is dropped and counted if it came too late, as on ``sync``.
     """
+
+    final = True  # whether an overrun call is tried again changes nothing here
 
     def __init__(self, fn: Callable[..., Any], timeout: float, counters: Counters) -> None:
         self._fn = fn

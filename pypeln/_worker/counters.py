@@ -12,10 +12,14 @@ Each worker owns its counters (no lock on the hot path); readers add them up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     from .._pipeline.stopping import StopRequest
+
+
+#: Every counter, in the order backends that copy counters between processes use.
+COUNTERS: Final = ("timed_out", "filtered_out", "failed")
 
 
 class Counters(Protocol):
@@ -23,6 +27,7 @@ class Counters(Protocol):
 
     timed_out: int
     filtered_out: int
+    failed: int  # items an error policy dropped (on_error="skip", or SKIP from its function)
 
 
 @dataclass
@@ -31,6 +36,7 @@ class WorkerCounters:
 
     timed_out: int = 0
     filtered_out: int = 0
+    failed: int = 0
 
 
 class RunStatistics:
@@ -59,6 +65,10 @@ class RunStatistics:
     def filtered_out(self) -> dict[str, int]:
         """Elements a ``filter`` dropped, per stage that dropped any."""
         return self._totals("filtered_out")
+
+    def failed(self) -> dict[str, int]:
+        """Elements an error policy dropped, per stage that dropped any."""
+        return self._totals("failed")
 
     def _totals(self, counter: str) -> dict[str, int]:
         totals: dict[str, int] = {}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .counters import Counters
 from .hooks import Call, WorkerInfo, WorkerStatus, bind, pick
+from .policy import Guard, Pause
 
 if TYPE_CHECKING:
     from .._pipeline.stage import Stage
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 class Deadline(Protocol):
     """``f`` wrapped so that a call running over ``timeout`` returns ``SKIP`` (and is counted)."""
+
+    #: False while an overrun call will be tried again (the stage's error policy says so).
+    final: bool
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -41,6 +45,9 @@ DeadlineFactory = Callable[[Callable[..., Any], float, Counters], Deadline]
 class WorkerSession:
     """Hooks and injection for worker ``index`` of ``stage``."""
 
+    #: What applies the stage's error policy to a call (awaited in the async session).
+    guard_type: type[Guard] = Guard
+
     def __init__(
         self,
         stage: Stage[Any],
@@ -48,6 +55,7 @@ class WorkerSession:
         status: WorkerStatus,
         counters: Counters,
         deadline: DeadlineFactory | None,
+        pause: Pause | None = None,
     ) -> None:
         self.stage = stage
         self.index = index  # None where the backend has a single, unnumbered worker (sync)
@@ -56,6 +64,7 @@ class WorkerSession:
         self._counters = counters
         self._deadline_factory = deadline
         self._deadline: Deadline | None = None
+        self._pause = pause  # how a retry waits (None: time.sleep, for runs nobody stops)
         self._available: dict[str, Any] = {"worker_info": self.info}
         self._opened = False
         self._finished = False
@@ -131,13 +140,35 @@ class WorkerSession:
         )
         wants_index = "element_index" in kwargs  # passed per element, not bound here
         kwargs.pop("element_index", None)
-        fn = f
-        if self.stage.timeout and self._deadline_factory is not None:
-            if self.stage.kind == "flat_map":  # the timeout covers producing every result
-                fn = self._materialized(f)
-            self._deadline = self._deadline_factory(fn, self.stage.timeout, self._counters)
+        stage, fn = self.stage, f
+        retried = stage.retry is not None and stage.retry.attempts > 1
+        guarded = retried or stage.on_error != "raise"
+        timed = bool(stage.timeout) and self._deadline_factory is not None
+        if stage.kind == "flat_map" and (timed or guarded):
+            fn = self._materialized(f)  # one call produces every result: it is timed or retried
+        if timed:
+            assert self._deadline_factory is not None
+            self._deadline = self._deadline_factory(fn, stage.timeout, self._counters)
             fn = self._deadline
-        return Call(bind(fn, kwargs), wants_index, self.stage.name, self.index, self._counters)
+        fn = bind(fn, kwargs)
+        if guarded:  # the guard takes element_index, which a Failure names, on every call
+            fn = self._guard(fn, wants_index)
+            wants_index = True
+        return Call(fn, wants_index, stage.name, self.index, self._counters)
+
+    def _guard(self, fn: Callable[..., Any], wants_index: bool) -> Guard:
+        stage = self.stage
+        return self.guard_type(
+            fn,
+            wants_index,
+            stage.name,
+            self.index,
+            self._counters,
+            stage.retry,
+            stage.on_error,
+            self._pause,
+            self._deadline,
+        )
 
     def _materialized(self, f: Callable[..., Any]) -> Callable[..., Any]:
         """``f`` returning a list of its results, so that one call produces them all."""

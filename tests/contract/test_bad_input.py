@@ -23,6 +23,12 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"timeout": "1s"}, TypeError, "timeout must be a number of seconds"),
     ({"on_start": 3}, TypeError, "on_start must be callable or None"),
     ({"on_done": "x"}, TypeError, "on_done must be callable or None"),
+    ({"on_error": "ignore"}, ValueError, 'on_error must be "raise", "skip" or a function'),
+    ({"on_error": 3}, TypeError, 'on_error must be "raise", "skip" or a function .* got int 3'),
+    ({"retries": -1}, ValueError, "retries must be an int >= 0 or a pl.Retry, got -1"),
+    ({"retries": "3"}, TypeError, "retries must be an int >= 0 or a pl.Retry, got str"),
+    ({"retries": True}, TypeError, "retries must be an int >= 0 or a pl.Retry, got bool"),
+    ({"retries": 2.5}, TypeError, "retries must be an int >= 0 or a pl.Retry, got float"),
 ]
 
 
@@ -126,7 +132,7 @@ async def connect() -> dict[str, int]:
 
 
 @pytest.mark.parametrize("name", STAGE_FUNCTIONS)
-@pytest.mark.parametrize("who", ["f", "on_start", "on_done"])
+@pytest.mark.parametrize("who", ["f", "on_start", "on_done", "on_error"])
 def test_async_functions_are_refused_where_nothing_awaits_them(
     backend: ModuleType, name: str, who: str
 ) -> None:

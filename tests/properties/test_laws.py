@@ -124,3 +124,38 @@ def test_fan_out_branches_each_see_every_item(
     branches = [backend.filter(keep, shared, workers=n), backend.map(g, shared, maxsize=size)]
     expected = Counter([x for x in map(f, xs) if keep(x)] + [g(f(x)) for x in xs])
     assert Counter(backend.concat(branches, maxsize=size)) == expected
+
+
+def fragile(x: int) -> int:
+    if x % 5 == 0:
+        raise ValueError(x)
+    return f(x)
+
+
+@LAW_SETTINGS
+@given(backends, data, workers, maxsizes)
+def test_skip_keeps_exactly_the_items_whose_call_succeeds(
+    backend: ModuleType, xs: list[int], n: int, size: int
+) -> None:
+    run = backend.to_iterable(backend.map(fragile, xs, workers=n, maxsize=size, on_error="skip"))
+    assert Counter(run) == Counter(f(x) for x in xs if x % 5)
+    failed = sum(1 for x in xs if x % 5 == 0)
+    assert run.failed() == ({"map(fragile)": failed} if failed else {})
+
+
+@LAW_SETTINGS
+@given(backends, data, workers, st.integers(0, 2))
+def test_failing_fewer_times_than_the_attempts_loses_nothing(
+    backend: ModuleType, xs: list[int], n: int, failures: int
+) -> None:
+    calls: dict[int, int] = {}  # per worker (copied into each worker process): retries stay
+
+    def flaky(x: int) -> int:
+        calls[x] = calls.get(x, 0) + 1
+        if calls[x] <= failures:
+            raise OSError(x)
+        return f(x)
+
+    unique = list(dict.fromkeys(xs))  # each item once: a repeat would find its count used up
+    retry = pl.Retry(attempts=failures + 1, delay=0)
+    assert Counter(backend.map(flaky, unique, workers=n, retries=retry)) == Counter(map(f, unique))

@@ -30,6 +30,8 @@ _Outcome = tuple[Any, BaseException | None]
 class ThreadDeadline:
     """``fn`` run with a time limit per call (see the module docstring)."""
 
+    final = True  # whether an overrun call is tried again changes nothing here
+
     def __init__(
         self, fn: Callable[..., Any], timeout: float, counters: Counters, stop: StopSignal
     ) -> None:

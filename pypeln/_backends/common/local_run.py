@@ -27,6 +27,7 @@ from ..._pipeline.stage import Stage
 from ..._worker.activity import WorkerActivity
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import ActiveWorkers
+from ..._worker.policy import Pause
 from ..._worker.session import DeadlineFactory
 from ..contract import Backend, ChannelStatistics, Run, WorkerContext
 from .batching import MAX_BATCH
@@ -60,6 +61,7 @@ class LocalRun(Run, WorkerContext, Generic[C]):
         self.statistics = stats
         self.stop = StopSignal()
         self.deadline: DeadlineFactory | None = partial(ThreadDeadline, stop=self.stop)
+        self.pause: Pause | None = self.stop.pause
         self.max_batch = MAX_BATCH
         self._channels = [
             channel_type(spec.maxsize, spec.producers, spec.readers, self.stop)

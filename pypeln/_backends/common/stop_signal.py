@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import threading
 
+from ..._errors import Stopped
+
 
 class StopSignal:
     """The run's "stop now": setting it wakes every wait registered with it."""
@@ -33,6 +35,17 @@ class StopSignal:
     def unregister(self, condition: threading.Condition) -> None:
         with self._lock:
             self._conditions.discard(condition)
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a retry's delay); raise ``Stopped`` as soon as the signal is set."""
+        condition = threading.Condition()
+        self.register(condition)
+        try:
+            with condition:
+                if condition.wait_for(lambda: self.is_set, seconds):
+                    raise Stopped
+        finally:
+            self.unregister(condition)
 
     def set(self) -> None:
         """Stop: waiters see ``is_set`` because it is set before any of them is notified."""

@@ -51,10 +51,24 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     stage = node.stage
     assert stage is not None and node.inbox is not None
     counters = context.counters(node, index)
-    session = WorkerSession(stage, index, context.status(node), counters, context.deadline)
+    outputs: list[_Output] = []
+    wait = context.pause
+
+    def pause(seconds: float) -> None:
+        # What the worker made so far goes on before it waits to call again (a retry).
+        for output in outputs:
+            output.pause()
+        assert wait is not None
+        wait(seconds)
+
+    status = context.status(node)
+    session = WorkerSession(
+        stage, index, status, counters, context.deadline, pause if wait is not None else None
+    )
     try:
         call = session.open()
         with _Output(outboxes, context.max_batch) as output:
+            outputs.append(output)
             inbox = context.reader(node.inbox)
             activity = context.activity(node, index)
             inputs = _inputs(inbox, node.workers, output, activity)

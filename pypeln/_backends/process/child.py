@@ -24,6 +24,7 @@ from ..._pipeline.plan import Node
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
 from ..._worker.kernels import SKIP
+from ..._worker.policy import Pause
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.deadline import ThreadDeadline
@@ -88,6 +89,10 @@ class ReplacingDeadline(ThreadDeadline):
     exits, which ends the stuck call with the process. The parent starts a new worker with
     the same index (it runs ``on_start``). A timeout stage's workers take one item at a
     time, so a replaced worker holds nothing else.
+
+    A call that the stage's ``retries`` will try again is abandoned instead, as on threads
+    (it runs on in this process until it returns); the worker is replaced when an item
+    overruns on its last attempt.
     """
 
     def __init__(self, adopt: Any, *args: Any) -> None:
@@ -96,7 +101,7 @@ class ReplacingDeadline(ThreadDeadline):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = super().__call__(*args, **kwargs)
-        if result is SKIP:
+        if result is SKIP and self.final:
             self._adopt()
             raise Replaced
         return result
@@ -135,6 +140,7 @@ class ChildContext(WorkerContext):
         self.failed = False
         self._stop_signal: StopSignal | None = None
         self.deadline: DeadlineFactory | None = None
+        self.pause: Pause | None = self._pause
         self.max_batch = MAX_BATCH
         self._status: SharedActiveWorkers | None = None
 
@@ -197,6 +203,9 @@ class ChildContext(WorkerContext):
     def _deadline(self, fn: Any, timeout: float, counters: Counters) -> ThreadDeadline:
         assert self._status is not None  # a session asks for its status before its deadline
         return ReplacingDeadline(self._status.adopt, fn, timeout, counters, self._stop())
+
+    def _pause(self, seconds: float) -> None:
+        self._stop().pause(seconds)
 
     def _stop(self) -> StopSignal:
         """A thread-side stop signal that follows the run's stop pipe (for timeout helpers)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..._errors import SerializationError
 from ..._pipeline.stage import Stage
+from ..._worker.counters import COUNTERS
 from ..._worker.hooks import StageStatus
 from ..remote.pickling import dumps
 from .channel import SharedInts
@@ -25,9 +26,10 @@ from .pipes import PipeMutex, Waiter
 class SharedCounters(Structure):
     """One worker's ``Counters`` in shared memory: the consumer reads them live."""
 
-    _fields_ = [("timed_out", c_int64), ("filtered_out", c_int64)]
+    _fields_ = [(name, c_int64) for name in COUNTERS]
     timed_out: int
     filtered_out: int
+    failed: int
 
 
 def counters_array(workers: int) -> Any:

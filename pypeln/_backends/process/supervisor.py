@@ -26,6 +26,7 @@ from ..._pipeline.plan import Node, compile_plan
 from ..._pipeline.stage import Stage
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
+from ..._worker.policy import Pause
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.consumer import join_threads
@@ -412,6 +413,7 @@ class _SourceContext(WorkerContext):
         self._node = node
         self.statistics = run.statistics
         self.deadline: DeadlineFactory | None = None
+        self.pause: Pause | None = None  # a source calls no function
         self.max_batch = MAX_BATCH
 
     def writer(self, channel: int) -> WriterEnd:

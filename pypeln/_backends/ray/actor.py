@@ -34,7 +34,7 @@ from typing import Any
 import ray
 
 from ..._pipeline.stage import Stage
-from ..._worker.counters import WorkerCounters
+from ..._worker.counters import COUNTERS, WorkerCounters
 from ..._worker.hooks import StageStatus
 from ..._worker.kernels import KERNELS, Element
 from ..._worker.session import WorkerSession
@@ -45,9 +45,9 @@ from ..remote.pickling import dumps
 from .values import Packed, pack, unpack
 
 #: What a batch reports to the driver: how many results it made, a packed error (or None),
-#: and the counters. The results themselves are a second return value, which the driver may
-#: hand to the next stage's actor without reading it.
-Report = tuple[int, bytes | None, int, int]
+#: and the counters (``COUNTERS``, in order). The results themselves are a second return
+#: value, which the driver may hand to the next stage's actor without reading it.
+Report = tuple[int, bytes | None, tuple[int, ...]]
 
 
 def stage_payload(stage: Stage[Any]) -> bytes:
@@ -105,7 +105,9 @@ class StageWorker:
             stage: Stage[Any] = pickle.loads(self._payload)
             self._stage_name = stage.name
             deadline = _deadline(self._stop)
-            self._session = WorkerSession(stage, self._index, self._given, self._counters, deadline)
+            self._session = WorkerSession(
+                stage, self._index, self._given, self._counters, deadline, self._stop.pause
+            )
             self._call = self._session.open()
         except BaseException as error:
             return pack_error(error, main_by_value=True)
@@ -134,7 +136,7 @@ class StageWorker:
         except BaseException as raised:  # a result that cannot be pickled
             count, results = 0, pack([])
             error = error or pack_error(raised, main_by_value=True)
-        return (count, error, *self._counts()), results
+        return (count, error, self._counts()), results
 
     def _until_stopped(self, elements: list[Element]) -> Iterator[Element]:
         """``elements`` until the run stops: the rest of a batch is not wanted then (each
@@ -184,8 +186,8 @@ class StageWorker:
             return pack_error(error, main_by_value=True)
         return None
 
-    def _counts(self) -> tuple[int, int]:
-        return self._counters.timed_out, self._counters.filtered_out
+    def _counts(self) -> tuple[int, ...]:
+        return tuple(getattr(self._counters, name) for name in COUNTERS)
 
 
 def _deadline(stop: StopSignal) -> Any:

@@ -33,7 +33,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from ..._errors import Stopped, WorkerCrashedError, mark_stage
 from ..._pipeline.plan import Node, Plan
 from ..._pipeline.stage import Stage
-from ..._worker.counters import RunStatistics
+from ..._worker.counters import COUNTERS, RunStatistics
 from ..._worker.kernels import Element
 from ..common.batching import batch_cap
 from ..common.consumer import join_threads
@@ -209,7 +209,9 @@ class RayRun(LocalRun[ThreadChannel]):
                     if any(writer.hungry for writer in writers.values()):
                         hand_on(Results(*ray.get(actor.take_held.remote(number))))
             sent.popleft()
-            count, packed, counters.timed_out, counters.filtered_out = report
+            count, packed, counts = report
+            for name, value in zip(COUNTERS, counts, strict=True):
+                setattr(counters, name, value)
             inbox.give_back(size)
             hand_on(Results(count, results_ref))
             _raise(packed)

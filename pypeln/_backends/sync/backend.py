@@ -79,7 +79,7 @@ class _SyncRun:
         counters = self.stats.worker(obj.name)
         self.timed = self.timed or bool(obj.timeout)
         deadline = partial(ThreadDeadline, stop=self.signal)
-        session = WorkerSession(obj, None, ActiveWorkers(1), counters, deadline)
+        session = WorkerSession(obj, None, ActiveWorkers(1), counters, deadline, self.signal.pause)
         if obj.on_start is None and obj.on_done is None:
             return iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
         hooked = _with_hooks(session, inputs)

@@ -115,10 +115,20 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
     stage = node.stage
     assert stage is not None and node.inbox is not None
     counters = context.counters(node, index)
-    session = AsyncWorkerSession(stage, index, context.status(node), counters, AsyncDeadline)
+    outputs: list[AsyncOutput] = []
+
+    async def pause(seconds: float) -> None:
+        # What the worker made so far goes on before it waits to call again (a retry).
+        for output in outputs:
+            await output.pause()
+        await asyncio.sleep(seconds)
+
+    status = context.status(node)
+    session = AsyncWorkerSession(stage, index, status, counters, AsyncDeadline, pause)
     try:
         call = await session.aopen()
         with AsyncOutput(outboxes, context.max_batch) as output:
+            outputs.append(output)
             batches = _Batches(context.reader(node.inbox), node.workers, output)
             if stage.kind == "ordered":
                 await _ordered(batches, output)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from ..._worker.failures import OnError, Retry
 from ..stage import Stage
 from .api import Api
 from .partial import Pipe
@@ -38,6 +39,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -50,6 +54,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     @overload
@@ -62,6 +69,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -74,6 +84,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     def map(
@@ -85,8 +98,21 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | Pipe[Any]:
-        return super().map(f, stage, workers, maxsize, timeout, on_start, on_done)
+        return super().map(
+            f,
+            stage,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+        )
 
     @overload
     def flat_map(
@@ -98,6 +124,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -110,6 +139,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     @overload
@@ -122,6 +154,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -134,6 +169,9 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -145,8 +183,21 @@ class TaskApi(Api):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | Pipe[Any]:
-        return super().flat_map(f, stage, workers, maxsize, timeout, on_start, on_done)
+        return super().flat_map(
+            f,
+            stage,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+        )
 
     map.__doc__ = Api.map.__doc__
     flat_map.__doc__ = Api.flat_map.__doc__

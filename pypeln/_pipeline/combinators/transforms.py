@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 from ..._worker.async_kernels import is_async_callable
+from ..._worker.failures import OnError, Retry
 from ..._worker.hooks import check_injections
 from ..stage import Stage, StageKind
 from .flows import Flows
@@ -24,7 +25,9 @@ from .validation import (
     check_function,
     check_hook,
     check_maxsize,
+    check_on_error,
     check_plain_function,
+    check_retries,
     check_source,
     check_timeout,
     check_workers,
@@ -44,6 +47,8 @@ class StageOptions(TypedDict, total=False):
     timeout: float
     on_start: Hook | None
     on_done: Hook | None
+    on_error: OnError
+    retries: int | Retry
 
 
 class Transforms(Flows):
@@ -64,6 +69,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -76,6 +84,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     def map(
@@ -87,6 +98,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | Pipe[Any]:
         """Apply ``f`` to every item, with ``workers`` calls running at once.
 
@@ -113,7 +127,10 @@ class Transforms(Flows):
         >>> sorted(pl.thread.map(lambda x: x * 2, range(4), workers=2))
         [0, 2, 4, 6]
         """
-        return self._stage("map", f, stage, workers, maxsize, timeout, on_start, on_done)
+        build = self._builder(
+            "map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+        )
+        return Pipe(build) if stage is None else build(stage)
 
     # -- flat_map ----------------------------------------------------------------------------
 
@@ -127,6 +144,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[R]: ...
 
     @overload
@@ -139,6 +159,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -150,6 +173,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | Pipe[Any]:
         """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
 
@@ -161,7 +187,10 @@ class Transforms(Flows):
         >>> list(pl.sync.flat_map(lambda x: [x] * x, [1, 2, 3]))
         [1, 2, 2, 3, 3, 3]
         """
-        return self._stage("flat_map", f, stage, workers, maxsize, timeout, on_start, on_done)
+        build = self._builder(
+            "flat_map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+        )
+        return Pipe(build) if stage is None else build(stage)
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -175,6 +204,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> SameTypePipe: ...
 
     @overload
@@ -187,6 +219,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[T]: ...
 
     def filter(
@@ -198,6 +233,9 @@ class Transforms(Flows):
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | SameTypePipe:
         """Keep the items for which ``f(x)`` is truthy. Arguments as in ``map``.
 
@@ -205,7 +243,9 @@ class Transforms(Flows):
         >>> list(pl.sync.filter(lambda x: x % 2, range(7)))
         [1, 3, 5]
         """
-        build = self._builder("filter", f, workers, maxsize, timeout, on_start, on_done)
+        build = self._builder(
+            "filter", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+        )
         return SameTypePipe(build) if stage is None else build(stage)
 
     # -- each --------------------------------------------------------------------------------
@@ -221,6 +261,9 @@ class Transforms(Flows):
         on_start: Hook | None = None,
         on_done: Hook | None = None,
         run: Literal[False] = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Pipe[Any]: ...
 
     @overload
@@ -235,6 +278,8 @@ class Transforms(Flows):
         on_done: Hook | None = None,
         *,
         run: Literal[True],
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> RunPipe: ...
 
     @overload
@@ -248,6 +293,9 @@ class Transforms(Flows):
         on_start: Hook | None = None,
         on_done: Hook | None = None,
         run: Literal[False] = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any]: ...
 
     @overload
@@ -262,6 +310,8 @@ class Transforms(Flows):
         on_done: Hook | None = None,
         *,
         run: Literal[True],
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> None: ...
 
     @overload
@@ -275,6 +325,9 @@ class Transforms(Flows):
         on_start: Hook | None = None,
         on_done: Hook | None = None,
         run: bool = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | None: ...
 
     def each(
@@ -287,6 +340,9 @@ class Transforms(Flows):
         on_start: Hook | None = None,
         on_done: Hook | None = None,
         run: bool = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
     ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
@@ -301,7 +357,9 @@ class Transforms(Flows):
         [0, 1, 2, 3, 4]
         """
         check_bool("each", "run", run)
-        build = self._builder("each", f, workers, maxsize, timeout, on_start, on_done)
+        build = self._builder(
+            "each", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+        )
         if stage is None:
             return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
         if run:
@@ -310,20 +368,6 @@ class Transforms(Flows):
         return build(stage)
 
     # -- shared helpers ----------------------------------------------------------------------
-
-    def _stage(
-        self,
-        kind: StageKind,
-        f: Callable[..., Any],
-        stage: Source | None,
-        workers: int,
-        maxsize: int,
-        timeout: float,
-        on_start: Hook | None,
-        on_done: Hook | None,
-    ) -> Stage[Any] | Pipe[Any]:
-        build = self._builder(kind, f, workers, maxsize, timeout, on_start, on_done)
-        return Pipe(build) if stage is None else build(stage)
 
     def _builder(
         self,
@@ -334,6 +378,8 @@ class Transforms(Flows):
         timeout: float,
         on_start: Hook | None,
         on_done: Hook | None,
+        on_error: OnError,
+        retries: int | Retry,
     ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
@@ -347,9 +393,13 @@ class Transforms(Flows):
             "timeout": check_timeout(kind, timeout),
             "on_start": check_hook(kind, "on_start", on_start),
             "on_done": check_hook(kind, "on_done", on_done),
+            "on_error": check_on_error(kind, on_error),
+            "retry": check_retries(kind, retries),
         }
         if not backend.async_workers:  # an async function's calls would only make coroutines
-            for name, fn in (("f", f), ("on_start", on_start), ("on_done", on_done)):
+            handler = on_error if callable(on_error) else None
+            hooks = (("f", f), ("on_start", on_start), ("on_done", on_done), ("on_error", handler))
+            for name, fn in hooks:
                 check_plain_function(kind, name, fn, backend.name)
         check_injections(kind, f, on_start, on_done)
 

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from ..._worker.async_kernels import is_async_callable
+from ..._worker.failures import OnError, Retry
 
 
 def check_function(api: str, name: str, value: object) -> Callable[..., Any]:
@@ -86,6 +87,42 @@ def check_timeout(api: str, value: object) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{api}(): timeout must be a finite number >= 0, got {value!r}")
     return float(value)
+
+
+def check_on_error(api: str, value: object) -> OnError:
+    """``value`` must be ``"raise"``, ``"skip"`` or a function of a ``Failure``.
+
+    >>> check_on_error("map", "ignore")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: map(): on_error must be "raise", "skip" or a function taking a pl.Failure, ...
+    """
+    if value in ("raise", "skip") and isinstance(value, str):
+        return value
+    if callable(value):
+        return value
+    error = ValueError if isinstance(value, str) else TypeError
+    raise error(
+        f'{api}(): on_error must be "raise", "skip" or a function taking a pl.Failure, '
+        f"got {_describe(value)}"
+    )
+
+
+def check_retries(api: str, value: object) -> Retry | None:
+    """``value`` must be an int >= 0 (retries after the first call) or a ``pl.Retry``.
+
+    >>> check_retries("map", 2)
+    Retry(attempts=3, delay=0.1, backoff=2.0, on=(<class 'Exception'>,))
+    """
+    if isinstance(value, Retry):
+        return value if value.attempts > 1 else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{api}(): retries must be an int >= 0 or a pl.Retry, got {_describe(value)}"
+        )
+    if value < 0:
+        raise ValueError(f"{api}(): retries must be an int >= 0 or a pl.Retry, got {value!r}")
+    return Retry(attempts=value + 1) if value else None
 
 
 def check_bool(api: str, name: str, value: object) -> bool:

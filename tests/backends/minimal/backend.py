@@ -177,6 +177,7 @@ class MinimalRun(Run, WorkerContext):
         self.statistics = stats
         self.stop = StopSignal()
         self.deadline = partial(ThreadDeadline, stop=self.stop)
+        self.pause = self.stop.pause
         self.max_batch = 1024
         self._channels = [
             MinimalChannel(spec.maxsize, spec.producers, spec.readers, self.stop)

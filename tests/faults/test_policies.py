@@ -1,0 +1,67 @@
+"""Error policies under faults: a policy function that raises, retries that wait while the
+run stops. Every case on every backend (``task`` with async functions too), with the fault
+suite's checks that nothing is left behind."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import pypeln as pl
+from tests.conftest import ASYNC_CASES, BACKENDS, namespace_of
+
+CASES = BACKENDS + ASYNC_CASES
+
+
+class HandlerFault(Exception):
+    pass
+
+
+def fails_on_odd(x: int) -> int:
+    if x % 2:
+        raise ValueError(x)
+    return x
+
+
+async def afails_on_odd(x: int) -> int:
+    return fails_on_odd(x)
+
+
+def give_up_at(at: int) -> Any:
+    def handler(failure: pl.Failure) -> Any:
+        if failure.item == at:
+            raise HandlerFault(f"handler gave up on {at}")
+        return pl.SKIP
+
+    return handler
+
+
+def function(name: str) -> Any:
+    return afails_on_odd if name.endswith("-async") else fails_on_odd
+
+
+@pytest.mark.parametrize("at", [1, 21, 39])
+@pytest.mark.parametrize("name", CASES)
+def test_a_policy_function_that_raises_fails_the_run(name: str, at: int) -> None:
+    api = namespace_of(name)
+    stage = api.map(abs, range(40), workers=2, maxsize=1)
+    stage = api.map(function(name), stage, workers=3, maxsize=1, on_error=give_up_at(at))
+    stage = api.map(abs, stage, maxsize=1)
+    with pytest.raises(HandlerFault, match=f"^handler gave up on {at}\n") as caught:
+        list(stage)
+    assert f"pypeln: stage '{stage.upstreams[0].name}'" in "\n".join(caught.value.__notes__)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_retries_waiting_while_the_consumer_breaks_out(name: str) -> None:
+    # Every odd item's call fails and waits a minute before its next attempt: the run must
+    # not wait for those pauses when the consumer leaves.
+    api = namespace_of(name)
+    stage = api.map(function(name), range(100), workers=2, retries=pl.Retry(5, delay=60))
+    started = time.monotonic()
+    run = api.to_iterable(stage)
+    assert next(iter(run)) % 2 == 0
+    run.close()
+    assert time.monotonic() - started < 15
