@@ -29,6 +29,7 @@ map = _api.map
 flat_map = _api.flat_map
 filter = _api.filter
 each = _api.each
+batch = _api.batch
 concat = _api.concat
 ordered = _api.ordered
 from_iterable = _api.from_iterable
@@ -61,6 +62,7 @@ __all__ = [
     "Stage",
     "WorkerInfo",
     "backend",
+    "batch",
     "concat",
     "each",
     "filter",

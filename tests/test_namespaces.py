@@ -36,13 +36,25 @@ def test_same_signature_and_docstring_everywhere(name: str) -> None:
 
 
 def test_the_issue_signatures() -> None:
-    assert str(inspect.signature(pl.thread.map)) == (
+    # pypeln 0.4's parameters, in its order and by position; the newer ones by keyword only.
+    signature = inspect.signature(pl.thread.map)
+    by_position = [
+        p
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    assert str(signature.replace(parameters=by_position)) == (
         "(f: 'Callable[..., Any]', stage: 'Iterable[Any] | AsyncIterable[Any] | None' = None, "
         "workers: 'int' = 1, maxsize: 'int' = 0, timeout: 'float' = 0, "
         "on_start: 'Hook | None' = None, on_done: 'Hook | None' = None) "
         "-> 'Stage[Any] | Pipe[Any]'"
     )
-    assert list(inspect.signature(pl.thread.each).parameters)[-1] == "run"
+    keyword_only = [
+        name for name, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    assert keyword_only == ["on_error", "retries", "rate"]
+    each = inspect.signature(pl.thread.each).parameters.values()
+    assert [p.name for p in each if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD][-1] == "run"
     assert list(inspect.signature(pl.thread.to_iterable).parameters) == [
         "stage",
         "maxsize",

@@ -16,6 +16,7 @@ from .io import sleep, task_sleep
 from .memory import memory
 from .overhead import process_trivial, task_trivial, trivial
 from .payload import payload
+from .policies import rate
 from .scaling import process_cpu
 from .startup import early_exit, process_latency, process_latency_threads
 
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
     "process-latency": process_latency,
     "process-latency-threads": process_latency_threads,
     "early-exit": early_exit,
+    "rate": rate,
     # Last: Ray leaves threads in this process (see cluster.py).
     "ray-trivial": ray_trivial,
     "ray-payload": ray_payload,
@@ -51,6 +53,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Start-up and early-exit cost",
         ("process-latency", "process-latency-threads", "early-exit"),
     ),
+    "policies": ("Stage options", ("rate",)),
     "ray": ("Ray cluster backend", ("ray-trivial", "ray-payload", "ray-cpu", "ray-startup")),
 }
 

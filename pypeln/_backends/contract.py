@@ -35,7 +35,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._worker.activity import WorkerActivity
 from .common.shared_state import Namespace
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .._worker.hooks import WorkerStatus
     from .._worker.kernels import Element
     from .._worker.policy import Pause
+    from .._worker.rate import Limiter
     from .._worker.session import DeadlineFactory
 
 
@@ -193,6 +194,11 @@ class ChannelWriter(ABC):
         """
 
 
+#: What ``ChannelReader.get_batch`` returns when its ``timeout`` ran out before any item came
+#: (compare with ``is``: the end of the stream is an empty list too).
+NOTHING_YET: Final[list[Any]] = []
+
+
 class ChannelReader(ABC):
     """The end of a channel a worker (or the consumer) reads from.
 
@@ -205,13 +211,19 @@ class ChannelReader(ABC):
 
     @abstractmethod
     def get_batch(
-        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+        self,
+        limit: int,
+        returned: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
     ) -> list[Any]:
         """Up to ``limit`` items, waiting until there is at least one; ``[]`` at the end
         (every producer closed, nothing left).
 
         ``returned``: the size of this reader's last batch, which it is done with now.
         ``before_wait`` is called (once, outside any lock) before the reader may wait.
+        ``timeout``: wait no longer than that many seconds, and return ``NOTHING_YET`` (an
+        empty list, told apart from the end by identity) if no item came meanwhile.
         Stop: raises ``Stopped``. A dead producer: the run learns it and stops.
         """
 
@@ -248,6 +260,11 @@ class WorkerContext(ABC):
     @abstractmethod
     def counters(self, node: Node, index: int) -> Counters:
         """Where worker ``index`` of ``node`` counts what it drops (timeouts, filters)."""
+
+    @abstractmethod
+    def limiter(self, node: Node) -> Limiter | None:
+        """The turns that every worker of ``node`` takes before a call when its stage has a
+        ``rate`` (one for the whole stage, wherever its workers run); None without one."""
 
     def activity(self, node: Node, index: int) -> WorkerActivity:
         """Where worker ``index`` of ``node`` notes the batch it works on, for the stall

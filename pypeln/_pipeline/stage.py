@@ -35,7 +35,9 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
 
-StageKind = Literal["from_iterable", "map", "filter", "flat_map", "each", "concat", "ordered"]
+StageKind = Literal[
+    "from_iterable", "map", "filter", "flat_map", "each", "concat", "ordered", "batch"
+]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -54,6 +56,11 @@ class Stage(Generic[T_co]):
     #: What a call that raises gets: tries again (``retry``), then ``on_error`` decides.
     retry: Retry | None = None
     on_error: OnError = "raise"
+    #: At most this many calls per second, over all the stage's workers (None: no limit).
+    rate: float | None = None
+    #: ``batch``: the items per list, and how long its first item may wait for the rest.
+    batch_size: int = 0
+    batch_wait: float = 0.0
     #: The name of a stage the user did not write (a source read for ``to_iterable``).
     label: str | None = None
 

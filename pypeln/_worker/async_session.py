@@ -35,6 +35,7 @@ from .counters import Counters
 from .hooks import Call
 from .kernels import SKIP
 from .policy import AsyncGuard
+from .rate import alimited
 from .session import WorkerSession
 
 
@@ -42,6 +43,11 @@ class AsyncWorkerSession(WorkerSession):
     """``WorkerSession`` for a worker in the event loop: hooks are awaited if async."""
 
     guard_type = AsyncGuard
+    in_turn = staticmethod(alimited)
+
+    @staticmethod
+    async def sleep(seconds: float) -> Any:
+        await asyncio.sleep(seconds)  # cancelled when the run stops
 
     async def aopen(self) -> Call:
         """Run (and await) ``on_start``; return the call for this worker."""

@@ -21,7 +21,7 @@ import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 from .._errors import add_note
 
@@ -136,7 +136,7 @@ def _arrived(
 
 
 #: What ``on_error`` accepts.
-OnError = Union[Literal["raise", "skip"], Callable[[Failure], Any]]  # noqa: UP007 (an alias in 3.10)
+OnError = Literal["raise", "skip"] | Callable[[Failure], Any]
 
 
 def _shown(value: object) -> str:

@@ -14,6 +14,7 @@ feed each worker's kernel from its input channel.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from operator import itemgetter
@@ -105,6 +106,49 @@ def concat_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
 def ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterable[Element]:
     """All elements, sorted by source index (stable: equal indices keep their arrival order)."""
     return sorted(elements, key=itemgetter(0))
+
+
+#: How ``batch_elements`` reads: ``take(timeout, limit)`` gives up to ``limit`` elements,
+#: ``[]`` at the end, or None when ``timeout`` seconds (None: no limit) passed without any.
+Take = Callable[[float | None, int], list[Element] | None]
+
+
+def batch_elements(take: Take, size: int, wait: float) -> Iterator[Element]:
+    """Lists of ``size`` consecutive items, in the order they came; with ``wait`` > 0, a
+    shorter list once its first item has waited ``wait`` seconds; the rest at the end. Each
+    list's index is its first item's.
+
+    >>> items = [[((0,), "a"), ((1,), "b"), ((2,), "c")], []]
+    >>> list(batch_elements(lambda timeout, limit: items.pop(0), 2, 0))
+    [((0,), ['a', 'b']), ((2,), ['c'])]
+    """
+    held: list[Element] = []
+    due: float | None = None  # when the held items must go (with a wait)
+    while True:
+        timeout = None if due is None else max(0.0, due - time.monotonic())
+        got = take(timeout, size - len(held))
+        if got is None:  # the first held item has waited long enough
+            yield _joined(held)
+            held, due = [], None
+            continue
+        if not got:
+            break
+        for element in got:
+            if due is not None and time.monotonic() >= due:  # came after the held ones left
+                yield _joined(held)
+                held, due = [], None
+            if wait and not held:
+                due = time.monotonic() + wait
+            held.append(element)
+            if len(held) == size:
+                yield _joined(held)
+                held, due = [], None
+    if held:
+        yield _joined(held)
+
+
+def _joined(held: list[Element]) -> Element:
+    return held[0][0], [value for _, value in held]
 
 
 def _skipped(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,6 +6,7 @@ is a failure to retry too) and always takes ``element_index``, which a ``Failure
 It returns a result, or the kernels' ``SKIP`` for an item that is dropped and counted;
 with ``on_error="raise"`` the last error goes on to the kernel, which labels it.
 
+>>> import time
 >>> from pypeln._worker.counters import WorkerCounters
 >>> from pypeln._worker.failures import Retry
 >>> calls = []
@@ -15,15 +16,13 @@ with ``on_error="raise"`` the last error goes on to the kernel, which labels it.
 ...         raise OSError("busy")
 ...     return x * 10
 >>> counters = WorkerCounters()
->>> guard = Guard(flaky, False, "map(flaky)", 0, counters, Retry(3, delay=0), "raise", None)
+>>> guard = Guard(flaky, False, "map(flaky)", 0, counters, Retry(3, delay=0), "raise", time.sleep)
 >>> guard(4, element_index=(0,)), len(calls)
 (40, 3)
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -61,7 +60,7 @@ class Guard:
         counters: Counters,
         retry: Retry | None,
         on_error: OnError,
-        pause: Pause | None,
+        pause: Pause,
         deadline: Attempts | None = None,
     ) -> None:
         self._fn = fn
@@ -72,7 +71,7 @@ class Guard:
         self._retry = retry or NO_RETRY
         self._handler = on_error if callable(on_error) else None
         self._skips = on_error == "skip"
-        self._pause: Pause = pause or self._default_pause
+        self._pause = pause
         self._deadline = deadline
 
     def __call__(self, value: Any, *, element_index: tuple[int, ...]) -> Any:
@@ -92,9 +91,6 @@ class Guard:
                 if wait is None:
                     return result
             self._pause(wait)
-
-    #: Where nothing stops the run (a stage called directly, in a doctest).
-    _default_pause: Pause = staticmethod(lambda seconds: time.sleep(seconds))
 
     def _call(self, value: Any, index: tuple[int, ...], attempt: int) -> Any:
         if self._deadline is not None:
@@ -139,9 +135,7 @@ class Guard:
 
 class AsyncGuard(Guard):
     """``Guard`` for a task worker: results of ``fn`` and ``on_error`` are awaited if they
-    are awaitable, and so are the pauses (an asyncio task is cancelled when its run stops)."""
-
-    _default_pause: Pause = staticmethod(lambda seconds: asyncio.sleep(seconds))
+    are awaitable, and so are the pauses."""
 
     async def __call__(self, value: Any, *, element_index: tuple[int, ...]) -> Any:
         attempt = 0

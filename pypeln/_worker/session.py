@@ -15,12 +15,14 @@ Every backend's worker does the same three things: ``open()`` (run ``on_start``,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .counters import Counters
 from .hooks import Call, WorkerInfo, WorkerStatus, bind, pick
 from .policy import Guard, Pause
+from .rate import Limiter, limited
 
 if TYPE_CHECKING:
     from .._pipeline.stage import Stage
@@ -47,6 +49,13 @@ class WorkerSession:
 
     #: What applies the stage's error policy to a call (awaited in the async session).
     guard_type: type[Guard] = Guard
+    #: What makes a call wait for its turn under ``rate`` (awaited in the async session).
+    in_turn = staticmethod(limited)
+
+    @staticmethod
+    def sleep(seconds: float) -> Any:
+        """How a wait is spent where the backend gives no pause (nothing stops the run)."""
+        time.sleep(seconds)
 
     def __init__(
         self,
@@ -56,6 +65,7 @@ class WorkerSession:
         counters: Counters,
         deadline: DeadlineFactory | None,
         pause: Pause | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.stage = stage
         self.index = index  # None where the backend has a single, unnumbered worker (sync)
@@ -64,7 +74,9 @@ class WorkerSession:
         self._counters = counters
         self._deadline_factory = deadline
         self._deadline: Deadline | None = None
-        self._pause = pause  # how a retry waits (None: time.sleep, for runs nobody stops)
+        # How a retry or a turn under ``rate`` is waited for: ended by the run's stop.
+        self._pause: Pause = pause or self.sleep
+        self._limiter = limiter  # the stage's turns, shared by its workers (with ``rate``)
         self._available: dict[str, Any] = {"worker_info": self.info}
         self._opened = False
         self._finished = False
@@ -150,6 +162,8 @@ class WorkerSession:
             assert self._deadline_factory is not None
             self._deadline = self._deadline_factory(fn, stage.timeout, self._counters)
             fn = self._deadline
+        if self._limiter is not None:  # every attempt waits for its turn, before its timeout
+            fn = self.in_turn(fn, self._limiter, self._pause)
         fn = bind(fn, kwargs)
         if guarded:  # the guard takes element_index, which a Failure names, on every call
             fn = self._guard(fn, wants_index)

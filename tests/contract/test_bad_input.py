@@ -29,6 +29,11 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"retries": "3"}, TypeError, "retries must be an int >= 0 or a pl.Retry, got str"),
     ({"retries": True}, TypeError, "retries must be an int >= 0 or a pl.Retry, got bool"),
     ({"retries": 2.5}, TypeError, "retries must be an int >= 0 or a pl.Retry, got float"),
+    ({"rate": 0}, ValueError, "rate must be a finite number of calls per second > 0"),
+    ({"rate": -5}, ValueError, "rate must be a finite number of calls per second > 0"),
+    ({"rate": float("inf")}, ValueError, "rate must be a finite number of calls per"),
+    ({"rate": "10/s"}, TypeError, "rate must be a finite number of calls per second > 0"),
+    ({"rate": True}, TypeError, "rate must be a finite number of calls per second > 0"),
 ]
 
 
@@ -86,6 +91,19 @@ def test_hook_asking_for_what_nothing_provides(
     f = kwargs.pop("f")
     with pytest.raises(TypeError, match=f"^map\\(\\): {who} asks for parameter '{param}'"):
         backend.map(f, [1], **kwargs)
+
+
+def test_bad_arguments_of_batch(backend: ModuleType) -> None:
+    with pytest.raises(ValueError, match=r"^batch\(\): size must be an int >= 1, got 0"):
+        backend.batch(0, [1])
+    with pytest.raises(TypeError, match=r"^batch\(\): size must be an int >= 1, got str"):
+        backend.batch("3")
+    with pytest.raises(ValueError, match=r"^batch\(\): timeout must be a finite number >= 0"):
+        backend.batch(2, timeout=-1)
+    with pytest.raises(ValueError, match=r"^batch\(\): maxsize must be an int >= 0"):
+        backend.batch(2, [1], maxsize=-1)
+    with pytest.raises(TypeError, match=r"^batch\(\): stage must be a Stage or an iterable"):
+        backend.batch(2, 5)
 
 
 def test_bad_arguments_of_the_other_functions(backend: ModuleType) -> None:

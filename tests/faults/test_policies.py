@@ -65,3 +65,20 @@ def test_retries_waiting_while_the_consumer_breaks_out(name: str) -> None:
     assert next(iter(run)) % 2 == 0
     run.close()
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("name", [name for name in CASES if not name.endswith("-async")])
+def test_a_batch_waiting_on_its_timeout_when_the_run_stops(name: str) -> None:
+    api = namespace_of(name)
+    if not api.backend.concurrent_workers:
+        pytest.skip("on sync the consumer's own thread reads the source")
+    stage = api.batch(100, api.map(abs, range(3), maxsize=1), timeout=30)
+    started = time.monotonic()
+    run = api.to_iterable(stage)
+    assert sorted(next(iter(run))) == [0, 1, 2]  # the end of the input: the last batch
+    run.close()
+    stage = api.batch(5, api.map(abs, range(50), workers=2), timeout=60)
+    run = api.to_iterable(stage)
+    assert len(next(iter(run))) == 5
+    run.close()  # the batch stage may wait on its 60 s timeout now: the close ends it
+    assert time.monotonic() - started < 15

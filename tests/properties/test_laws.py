@@ -159,3 +159,16 @@ def test_failing_fewer_times_than_the_attempts_loses_nothing(
     unique = list(dict.fromkeys(xs))  # each item once: a repeat would find its count used up
     retry = pl.Retry(attempts=failures + 1, delay=0)
     assert Counter(backend.map(flaky, unique, workers=n, retries=retry)) == Counter(map(f, unique))
+
+
+@LAW_SETTINGS
+@given(backends, data, st.integers(1, 7), workers, maxsizes)
+def test_batches_cover_the_input_in_full_lists(
+    backend: ModuleType, xs: list[int], size: int, n: int, maxsize: int
+) -> None:
+    batches = list(backend.batch(size, backend.map(f, xs, workers=n), maxsize=maxsize))
+    assert Counter(x for batch in batches for x in batch) == Counter(map(f, xs))
+    assert all(len(batch) == size for batch in batches[:-1])
+    assert not batches or 1 <= len(batches[-1]) <= size
+    if n == 1:  # one worker upstream: arrival order is input order
+        assert [x for batch in batches for x in batch] == list(map(f, xs))

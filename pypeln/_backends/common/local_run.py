@@ -28,6 +28,7 @@ from ..._worker.activity import WorkerActivity
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import ActiveWorkers
 from ..._worker.policy import Pause
+from ..._worker.rate import Limiter, Schedule
 from ..._worker.session import DeadlineFactory
 from ..contract import Backend, ChannelStatistics, Run, WorkerContext
 from .batching import MAX_BATCH
@@ -68,6 +69,11 @@ class LocalRun(Run, WorkerContext, Generic[C]):
             for spec in self.plan.channels
         ]
         self._statuses = {id(node): ActiveWorkers(node.workers) for node in self.plan.nodes}
+        self._limiters = {
+            id(node): Schedule(node.stage.rate, node.workers)
+            for node in self.plan.nodes
+            if node.stage is not None and node.stage.rate
+        }
         self._activities: dict[tuple[int, int], WorkerActivity] = {}
         self._same: dict[int, int] = {}  # see same_node
         self._threads: list[threading.Thread] = []
@@ -93,7 +99,8 @@ class LocalRun(Run, WorkerContext, Generic[C]):
         return activity
 
     def same_node(self, copy: Node, node: Node) -> None:
-        """``copy`` (a node changed for its workers) is ``node`` for statuses and reports."""
+        """``copy`` (a node changed for its workers) is ``node`` for statuses, rates and
+        reports."""
         self._same[id(copy)] = id(node)
         self._statuses[id(copy)] = self._statuses[id(node)]
 
@@ -125,6 +132,9 @@ class LocalRun(Run, WorkerContext, Generic[C]):
 
     def counters(self, node: Node, index: int) -> Counters:
         return self.statistics.worker(node.name)
+
+    def limiter(self, node: Node) -> Limiter | None:
+        return self._limiters.get(self._same.get(id(node), id(node)))
 
     def fail(self, error: BaseException) -> None:
         """Keep the first error and stop everything (from any thread)."""

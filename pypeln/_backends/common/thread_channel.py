@@ -25,12 +25,13 @@ its next batch, so that producers get room in chunks, for batches again.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from ..._errors import Stopped
-from ..contract import ChannelReader, ChannelStatistics, ChannelWriter
+from ..contract import NOTHING_YET, ChannelReader, ChannelStatistics, ChannelWriter
 from .batching import lent_part
 from .stop_signal import StopSignal
 
@@ -152,14 +153,20 @@ class ThreadChannel(ChannelReader, ChannelWriter):
                 self._wake_putters(held)
 
     def get_batch(
-        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+        self,
+        limit: int,
+        returned: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
     ) -> list[Any]:
         """Up to ``limit`` items, and no more than a fair share when several workers read.
 
         ``returned``: the size of this reader's last batch, all done with now (the room
         of a batch of several is held until then). ``before_wait`` is called (without the
-        lock) when the queue is empty, before the reader may wait.
+        lock) when the queue is empty, before the reader may wait. ``timeout``: see the
+        contract (``NOTHING_YET``).
         """
+        until = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if returned:
                 self._give_back(returned)
@@ -175,9 +182,12 @@ class ThreadChannel(ChannelReader, ChannelWriter):
                     return []
                 if ready:
                     break
+                left = None if until is None else until - time.monotonic()
+                if left is not None and left <= 0:
+                    return NOTHING_YET
                 self._getters += 1
                 try:
-                    self._not_empty.wait()
+                    self._not_empty.wait(left)
                 finally:
                     self._getters -= 1
             return self._take(limit)

@@ -19,9 +19,9 @@ from ..._pipeline.plan import Node
 from ..._pipeline.sources import elements_of
 from ..._pipeline.stage import close_iterator
 from ..._worker.activity import WorkerActivity
-from ..._worker.kernels import KERNELS, Element
+from ..._worker.kernels import KERNELS, Element, batch_elements
 from ..._worker.session import WorkerSession
-from ..contract import ChannelReader, ChannelWriter, WorkerContext
+from ..contract import NOTHING_YET, ChannelReader, ChannelWriter, WorkerContext
 from .batching import BatchSizer, OutputBatches, reader_batch
 
 
@@ -63,7 +63,13 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
 
     status = context.status(node)
     session = WorkerSession(
-        stage, index, status, counters, context.deadline, pause if wait is not None else None
+        stage,
+        index,
+        status,
+        counters,
+        context.deadline,
+        pause if wait is not None else None,
+        context.limiter(node),
     )
     try:
         call = session.open()
@@ -71,8 +77,15 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
             outputs.append(output)
             inbox = context.reader(node.inbox)
             activity = context.activity(node, index)
-            inputs = _inputs(inbox, node.workers, output, activity)
-            output.drain(KERNELS[stage.kind](call, inputs))
+            if stage.kind == "batch":  # it reads with a timeout: not through _inputs
+                taker = _Taker(inbox, output, activity)
+                try:
+                    output.drain(batch_elements(taker.take, stage.batch_size, stage.batch_wait))
+                finally:
+                    taker.leave()
+            else:
+                inputs = _inputs(inbox, node.workers, output, activity)
+                output.drain(KERNELS[stage.kind](call, inputs))
     except BaseException:
         session.close_quietly()
         raise
@@ -101,6 +114,38 @@ def _inputs(
     finally:  # leaving mid-batch (a process worker replaced after a timeout): room is free
         if returned:
             inbox.give_back(returned)
+
+
+class _Taker:
+    """``take`` for ``batch_elements``: ``_inputs``'s reading, one ``get_batch`` at a time
+    and with a timeout."""
+
+    def __init__(self, inbox: ChannelReader, output: _Output, activity: WorkerActivity):
+        self._inbox = inbox
+        self._output = output
+        self._activity = activity
+        self._release = output.release if output.bounded else None
+        self._returned = 0  # the size of the last batch, whose room is given back next time
+
+    def take(self, timeout: float | None, limit: int) -> list[Element] | None:
+        output = self._output
+        output.pause()  # downstream gets what we have before we may wait for more
+        done, self._returned = self._returned, 0
+        self._activity.waiting()
+        batch = self._inbox.get_batch(limit, done, self._release, timeout)
+        if batch is NOTHING_YET:
+            return None
+        self._returned = len(batch)
+        if batch:
+            output.resume()
+            self._activity.working_on(batch)
+        return batch
+
+    def leave(self) -> None:
+        """The worker is done reading (at the end, or early): its last batch's room is free."""
+        if self._returned:
+            self._inbox.give_back(self._returned)
+            self._returned = 0
 
 
 def _pump(elements: Iterator[Element], outboxes: list[ChannelWriter]) -> None:

@@ -43,7 +43,7 @@ from typing import Any
 
 from ..._errors import Stopped
 from ..common.batching import lent_part
-from ..contract import ChannelReader, ChannelStatistics, ChannelWriter
+from ..contract import NOTHING_YET, ChannelReader, ChannelStatistics, ChannelWriter
 from .codec import Route, decode_batch, encode_batch
 from .memory.arrays import shared_array
 from .memory.buffers import PARENT, BufferArena, BufferViews, chunk_limit
@@ -186,18 +186,24 @@ class ReaderEnd(ChannelReader):
         self._lent = partial(lent_part, wiring.maxsize, wiring.readers)
 
     def get_batch(
-        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+        self,
+        limit: int,
+        returned: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
     ) -> list[Any]:
         """The next frame's items (``[]``: every producer ended). Raises ``Stopped``.
 
         ``returned``: the size of the reader's last batch, all done with now.
-        ``before_wait`` is called before the reader may wait.
+        ``before_wait`` is called before the reader may wait. ``timeout``: see the contract
+        (``NOTHING_YET``; the wait for another reader's turn is not bounded by it).
         """
+        until = None if timeout is None else monotonic() + timeout
         self._flags[self._wiring.base + _WANT] = limit
         if self._wiring.tokens[1] >= 0:
             self._owed += self._lent(returned)
         if self._lock is None:
-            return self._read(before_wait)
+            return self._read(before_wait, until)
         if not self._lock.try_acquire():  # another reader reads: waiting for the lock is waiting
             self._give_owed()
             if before_wait is not None:
@@ -205,7 +211,7 @@ class ReaderEnd(ChannelReader):
                 before_wait = None
             self._lock.acquire(self._waiter)
         try:
-            return self._read(before_wait)
+            return self._read(before_wait, until)
         finally:
             self._lock.release()
 
@@ -220,7 +226,7 @@ class ReaderEnd(ChannelReader):
             give_tokens(self._wiring.tokens[1], self._owed, self._waiter)
             self._owed = 0
 
-    def _read(self, before_wait: Callable[[], None] | None) -> list[Any]:
+    def _read(self, before_wait: Callable[[], None] | None, until: float | None) -> list[Any]:
         waiter, data = self._waiter, self._wiring.data
         if monotonic() >= self._next_check:  # data that never stops must not hide a crash
             self._next_check = monotonic() + CHECK_EVERY
@@ -236,7 +242,9 @@ class ReaderEnd(ChannelReader):
                     before_wait()
                     before_wait = None
                     continue  # what came meanwhile is read first
-                ready = self._wait_hungry(fds, live)
+                ready = self._wait_hungry(fds, live, until)
+                if not ready:
+                    return NOTHING_YET
                 fd = ready[self._next % len(ready)]
                 self._next += 1
             slot = live[fds.index(fd)]
@@ -265,15 +273,18 @@ class ReaderEnd(ChannelReader):
                 return fd, head
         return -1, b""
 
-    def _wait_hungry(self, fds: list[int], live: list[int]) -> list[int]:
+    def _wait_hungry(self, fds: list[int], live: list[int], until: float | None) -> list[int]:
+        """The descriptors ready to read (none: ``until`` came first)."""
         flags, hungry = self._flags, self._wiring.base + _HUNGRY
         flags[hungry] = 1  # first: a producer woken by the room below sees that we wait
         try:
             self._give_owed()  # no room held while waiting: producers may need it
-            ready = self._waiter.wait(fds, timeout=LINGER)
+            first = LINGER if until is None else max(0.0, min(LINGER, until - monotonic()))
+            ready = self._waiter.wait(fds, timeout=first)
             if not ready:
                 self._poke(live)
-                ready = self._waiter.wait(fds)
+                left = None if until is None else max(0.0, until - monotonic())
+                ready = self._waiter.wait(fds, timeout=left)
         finally:
             flags[hungry] = 0
         return ready

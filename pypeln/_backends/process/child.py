@@ -25,6 +25,7 @@ from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
 from ..._worker.kernels import SKIP
 from ..._worker.policy import Pause
+from ..._worker.rate import Limiter
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.deadline import ThreadDeadline
@@ -36,7 +37,7 @@ from .channel import ChannelWiring, ReaderEnd, SharedInts, WriterEnd
 from .codec import Route
 from .memory.buffers import holder_id
 from .pipes import PipeMutex, Waiter, write_frame
-from .run_state import ArrivedStage, SharedActiveWorkers, ShippedStage
+from .run_state import ArrivedStage, SharedActiveWorkers, SharedSchedule, ShippedStage
 from .start.fd_transfer import inherit
 from .start.role import mark_pypeln_process
 
@@ -54,6 +55,7 @@ class WorkerSpec:
     counters: Any  # a SharedCounters array
     counter: int  # this worker's entry in it
     status_slot: int  # the node's active-worker count in ``flags``
+    rate_slot: int  # the node's ``SharedSchedule`` in ``flags`` (used with a ``rate``)
     status_lock: tuple[int, int]
     stop_fd: int
     report_fd: int
@@ -185,6 +187,13 @@ class ChildContext(WorkerContext):
     def counters(self, node: Node, index: int) -> Counters:
         counters: Counters = self.spec.counters[self.spec.counter]
         return counters
+
+    def limiter(self, node: Node) -> Limiter | None:
+        spec, stage = self.spec, node.stage
+        if stage is None or not stage.rate:
+            return None
+        lock = PipeMutex(spec.status_lock)  # the status's: both are held for a few lines
+        return SharedSchedule(spec.flags, spec.rate_slot, lock, stage.rate, node.workers)
 
     def fail(self, error: BaseException) -> None:
         self.failed = True

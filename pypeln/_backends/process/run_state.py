@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import time
 from ctypes import Structure, c_int64
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..._errors import SerializationError
 from ..._pipeline.stage import Stage
 from ..._worker.counters import COUNTERS
 from ..._worker.hooks import StageStatus
+from ..._worker.rate import NANOSECONDS, next_turn
 from ..remote.pickling import dumps
 from .channel import SharedInts
 from .memory.arrays import shared_array
@@ -64,6 +66,31 @@ class SharedActiveWorkers:
             self._flags[self._slot] += 1
         finally:
             self._lock.release()
+
+
+class SharedSchedule:
+    """``rate`` across processes: the stage's ``Schedule`` as one integer in shared memory
+    (its ``empty_at``, on the clock all processes of the machine share), under a pipe
+    mutex held for a few lines."""
+
+    def __init__(
+        self, flags: SharedInts, slot: int, lock: PipeMutex, rate: float, burst: int
+    ) -> None:
+        self._flags = flags
+        self._slot = slot
+        self._lock = lock
+        self._interval = round(NANOSECONDS / rate)
+        self._burst = max(1, burst)
+
+    def wait(self) -> float:
+        self._lock.acquire(Waiter(None))
+        try:
+            self._flags[self._slot], wait = next_turn(
+                int(self._flags[self._slot]), time.monotonic_ns(), self._interval, self._burst
+            )
+        finally:
+            self._lock.release()
+        return wait / NANOSECONDS
 
 
 class ShippedStage:

@@ -27,6 +27,7 @@ from ..._pipeline.stage import Stage
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
 from ..._worker.policy import Pause
+from ..._worker.rate import Limiter
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.consumer import join_threads
@@ -104,7 +105,8 @@ class ProcessRun(Run):
         self._stop_r, self._stop_w = self._pipe(make_pipe())
         self._status_lock = self._pipe(PipeMutex.create())
         size = sum(ChannelWiring.flags_needed(spec.producers) for spec in plan.channels)
-        self._flags = self._shared(flags_array(size + len(plan.nodes)))
+        # Then per node: its active workers, and its rate's schedule (SharedSchedule).
+        self._flags = self._shared(flags_array(size + 2 * len(plan.nodes)))
         self._wirings: list[ChannelWiring] = []
         base = 0
         for spec in plan.channels:
@@ -177,6 +179,7 @@ class ProcessRun(Run):
             counters=counters,
             counter=counter,
             status_slot=self._status_base + position,
+            rate_slot=self._status_base + len(self.plan.nodes) + position,
             status_lock=self._status_lock,
             stop_fd=self._stop_r,
             report_fd=-1,  # set per worker
@@ -427,6 +430,9 @@ class _SourceContext(WorkerContext):
 
     def counters(self, node: Node, index: int) -> Counters:
         return self.statistics.worker(node.name)
+
+    def limiter(self, node: Node) -> Limiter | None:
+        return None  # a source calls no function
 
     def fail(self, error: BaseException) -> None:
         self._run.fail(error)

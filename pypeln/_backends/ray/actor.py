@@ -14,7 +14,7 @@ pickle, which Ray moves through its object store.
 >>> worker.start()
 >>> report, results = worker.work(0, pack([((0,), -1), ((1,), 2)]))
 >>> report, unpack(results)
-((2, None, 0, 0), [((0,), 1), ((1,), 2)])
+((2, None, (0, 0, 0)), [((0,), 1), ((1,), 2)])
 >>> worker.finish(1, 0)
 """
 
@@ -42,6 +42,7 @@ from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
 from ..remote.errors import pack_error
 from ..remote.pickling import dumps
+from .rate import KeptSchedule
 from .values import Packed, pack, unpack
 
 #: What a batch reports to the driver: how many results it made, a packed error (or None),
@@ -77,6 +78,7 @@ class StageWorker:
         index: int,
         authkey: bytes | None = None,
         path: list[str] | None = None,
+        keeper: Any = None,
     ) -> None:
         if authkey is not None:  # multiprocessing proxies the script shares (a Manager's)
             multiprocessing.current_process().authkey = authkey
@@ -85,6 +87,7 @@ class StageWorker:
                 sys.path.append(entry)
         self._payload = payload
         self._index = index
+        self._limiter = None if keeper is None else KeptSchedule(keeper)  # the stage's rate
         self._counters = WorkerCounters()
         self._given = _Given()
         self._stop = StopSignal()
@@ -106,7 +109,13 @@ class StageWorker:
             self._stage_name = stage.name
             deadline = _deadline(self._stop)
             self._session = WorkerSession(
-                stage, self._index, self._given, self._counters, deadline, self._stop.pause
+                stage,
+                self._index,
+                self._given,
+                self._counters,
+                deadline,
+                self._stop.pause,
+                self._limiter,
             )
             self._call = self._session.open()
         except BaseException as error:

@@ -44,6 +44,7 @@ from ..common.worker_loop import run_worker
 from ..contract import Backend, ChannelStatistics
 from ..remote.errors import unpack_error
 from .actor import Report, StageWorker, stage_payload
+from .rate import keeper
 from .resources import check_placement, options_of
 from .values import pack, unpack
 
@@ -76,6 +77,7 @@ class RayRun(LocalRun[ThreadChannel]):
         super().__init__(backend, stage, maxsize, stats, ThreadChannel)
         self.deadline = None  # timeouts are kept inside the actors
         self._actors: list[Any] = []
+        self._keepers: list[Any] = []  # the actors that keep the turns of stages with a rate
         self._actor_of: dict[tuple[int, int], Any] = {}  # by (id(node), index)
         self._ref_channels: set[int] = set()  # channels that carry ``Results`` (see start)
         self._busy = 0  # driver threads of actors still running
@@ -93,9 +95,14 @@ class RayRun(LocalRun[ThreadChannel]):
                 continue
             assert node.stage is not None
             payload = stage_payload(node.stage)
+            rate = node.stage.rate
+            turns = None
+            if rate:
+                turns = keeper(rate, node.workers)
+                self._keepers.append(turns)
             for index in range(node.workers):
                 actor = _RemoteWorker.options(**options_of(node).actor()).remote(
-                    payload, index, authkey, sys.path
+                    payload, index, authkey, sys.path, turns
                 )
                 self._actors.append(actor)
                 self._actor_of[id(node), index] = actor
@@ -270,13 +277,15 @@ class RayRun(LocalRun[ThreadChannel]):
         with self._idle:
             while self._busy and (left := deadline - time.monotonic()) > 0:
                 self._idle.wait(left)
-        for actor in self._actors:
+        every = self._actors + self._keepers
+        for actor in every:
             ray.kill(actor, no_restart=True)  # a busy one's driver thread then wakes
         # A kill is only asked for: a call to each actor fails once Ray records it dead,
         # and then none of the run's actors is alive by Ray's own record either.
-        probes = [actor.__ray_ready__.remote() for actor in self._actors]
+        probes = [actor.__ray_ready__.remote() for actor in every]
         ray.wait(probes, num_returns=len(probes), timeout=KILL_WAIT)
         self._actors.clear()
+        self._keepers.clear()
         self._actor_of.clear()
         join_threads(self._threads, STOP_GRACE)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
 from functools import partial
-from itertools import chain, tee
+from itertools import chain, islice, tee
 from typing import Any
 
 from ..._errors import mark_stage
@@ -19,7 +19,8 @@ from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.counters import RunStatistics
 from ..._worker.hooks import ActiveWorkers
-from ..._worker.kernels import KERNELS, Element
+from ..._worker.kernels import KERNELS, Element, Take, batch_elements
+from ..._worker.rate import Schedule
 from ..._worker.session import WorkerSession
 from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
@@ -76,10 +77,15 @@ class _SyncRun:
             return self.elements(obj.upstreams[0], obj.name)
         streams = [self.elements(up, source_name(up, obj.name)) for up in obj.upstreams]
         inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
+        if obj.kind == "batch":  # the consumer's thread reads: a wait is checked per item
+            return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
         counters = self.stats.worker(obj.name)
         self.timed = self.timed or bool(obj.timeout)
         deadline = partial(ThreadDeadline, stop=self.signal)
-        session = WorkerSession(obj, None, ActiveWorkers(1), counters, deadline, self.signal.pause)
+        limiter = Schedule(obj.rate, 1) if obj.rate else None
+        session = WorkerSession(
+            obj, None, ActiveWorkers(1), counters, deadline, self.signal.pause, limiter
+        )
         if obj.on_start is None and obj.on_done is None:
             return iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
         hooked = _with_hooks(session, inputs)
@@ -99,6 +105,18 @@ def _count_readers(last: Stage[Any], backend: SyncBackend) -> Counter[int]:
                 if readers[id(upstream)] == 1:
                     pending.append(upstream)
     return readers
+
+
+def _one_at_a_time(inputs: Iterator[Element]) -> Take:
+    """``take`` for ``batch_elements`` over an iterator: the next element, read in this
+    thread; a wait that is over is reported before reading on."""
+
+    def take(timeout: float | None, limit: int) -> list[Element] | None:
+        if timeout == 0:
+            return None
+        return list(islice(inputs, 1))
+
+    return take
 
 
 def _with_hooks(

@@ -123,6 +123,8 @@ def runs_in_loop(node: Node) -> bool:
         return source.backend.async_workers
     if node.stage is None:
         return isinstance(source, AsyncIterable) or type(source) in IN_MEMORY
+    if node.stage.kind == "batch":  # it reads with a timeout, as threads do
+        return False
     return node.stage.f is None or is_async_callable(node.stage.f)
 
 

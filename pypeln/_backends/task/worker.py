@@ -45,6 +45,7 @@ from ..._worker.async_session import AsyncDeadline, AsyncWorkerSession
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import Call, WorkerStatus
 from ..._worker.kernels import Element
+from ..._worker.rate import Limiter
 from ..common.batching import MAX_BATCH, BatchSizer, OutputBatches, reader_batch
 from ..common.stop_signal import StopSignal
 from .channel import LoopChannel
@@ -69,6 +70,8 @@ class TaskContext(Protocol):
     def activity(self, node: Node, index: int) -> WorkerActivity: ...
 
     def counters(self, node: Node, index: int) -> Counters: ...
+
+    def limiter(self, node: Node) -> Limiter | None: ...
 
     def fail(self, error: BaseException) -> None: ...
 
@@ -124,7 +127,8 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
         await asyncio.sleep(seconds)
 
     status = context.status(node)
-    session = AsyncWorkerSession(stage, index, status, counters, AsyncDeadline, pause)
+    limiter = context.limiter(node)
+    session = AsyncWorkerSession(stage, index, status, counters, AsyncDeadline, pause, limiter)
     try:
         call = await session.aopen()
         with AsyncOutput(outboxes, context.max_batch) as output:

@@ -58,6 +58,7 @@ EXPORTS = (
     "Stage",
     "WorkerInfo",
     "backend",
+    "batch",
     "concat",
     "each",
     "filter",

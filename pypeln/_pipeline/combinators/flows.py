@@ -13,8 +13,15 @@ from typing import Any, Literal, TypeVar, overload
 from ..._backends.contract import Backend
 from ..element import Element
 from ..stage import RunIterator, Stage, source_name
-from .partial import IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
-from .validation import check_bool, check_maxsize, check_source, check_sources
+from .partial import BatchPipe, IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
+from .validation import (
+    check_bool,
+    check_maxsize,
+    check_size,
+    check_source,
+    check_sources,
+    check_timeout,
+)
 
 T = TypeVar("T")
 
@@ -64,6 +71,66 @@ class Flows:
             return SameTypePipe(lambda source: self.ordered(source, maxsize))
         source = check_source("ordered", "stage", stage)
         return Stage("ordered", self.backend, (source,), maxsize=maxsize)
+
+    # -- batch -------------------------------------------------------------------------------
+
+    @overload
+    def batch(
+        self, size: int, stage: None = None, /, *, timeout: float = 0, maxsize: int = 0
+    ) -> BatchPipe: ...
+
+    @overload
+    def batch(
+        self,
+        size: int,
+        stage: Iterable[T] | AsyncIterable[T],
+        /,
+        *,
+        timeout: float = 0,
+        maxsize: int = 0,
+    ) -> Stage[list[T]]: ...
+
+    def batch(
+        self,
+        size: int,
+        stage: Source | None = None,
+        /,
+        *,
+        timeout: float = 0,
+        maxsize: int = 0,
+    ) -> Stage[Any] | BatchPipe:
+        """Lists of ``size`` consecutive items, in the order they arrive; the last list may
+        be shorter.
+
+        With ``timeout`` > 0, a shorter list goes on once its first item has waited that
+        many seconds, so that a slow or bursty source does not hold items back (on ``sync``,
+        where the consumer's thread reads the source, the list goes on when the next item
+        comes, or at the end).
+        ``flat_map`` undoes it: ``stage | pl.thread.flat_map(lambda batch: batch)``.
+        ``maxsize`` bounds its input queue (0: unbounded).
+
+        >>> import pypeln as pl
+        >>> list(pl.sync.batch(2, range(5)))
+        [[0, 1], [2, 3], [4]]
+        >>> range(4) | pl.thread.batch(3) | list
+        [[0, 1, 2], [3]]
+        """
+        count = check_size("batch", size)
+        wait = check_timeout("batch", timeout)
+        maxsize = check_maxsize("batch", maxsize)
+
+        def build(source: Source) -> Stage[Any]:
+            upstream = check_source("batch", "stage", source)
+            return Stage(
+                "batch",
+                self.backend,
+                (upstream,),
+                maxsize=maxsize,
+                batch_size=count,
+                batch_wait=wait,
+            )
+
+        return BatchPipe(build) if stage is None else build(stage)
 
     # -- sources and sinks -------------------------------------------------------------------
 

@@ -51,6 +51,20 @@ class SameTypePipe:
         return self(source)
 
 
+class BatchPipe:
+    """A stage waiting for its source that yields lists of the source's items (``batch``)."""
+
+    def __init__(self, build: Callable[[Source], Stage[Any]]) -> None:
+        self._build = build
+
+    def __call__(self, source: Iterable[T] | AsyncIterable[T]) -> Stage[list[T]]:
+        stage: Stage[list[T]] = self._build(source)
+        return stage
+
+    def __ror__(self, source: Iterable[T] | AsyncIterable[T]) -> Stage[list[T]]:
+        return self(source)
+
+
 class RunPipe:
     """A stage waiting for its source that runs to the end once it has it (``each(run=True)``)."""
 

@@ -42,6 +42,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -57,6 +58,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     @overload
@@ -72,6 +74,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -87,6 +90,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     def map(
@@ -101,6 +105,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         return super().map(
             f,
@@ -112,6 +117,7 @@ class TaskApi(Api):
             on_done,
             on_error=on_error,
             retries=retries,
+            rate=rate,
         )
 
     @overload
@@ -127,6 +133,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -142,6 +149,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     @overload
@@ -157,6 +165,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -172,6 +181,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -186,6 +196,7 @@ class TaskApi(Api):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         return super().flat_map(
             f,
@@ -197,6 +208,7 @@ class TaskApi(Api):
             on_done,
             on_error=on_error,
             retries=retries,
+            rate=rate,
         )
 
     map.__doc__ = Api.map.__doc__

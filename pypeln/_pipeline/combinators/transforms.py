@@ -27,6 +27,7 @@ from .validation import (
     check_maxsize,
     check_on_error,
     check_plain_function,
+    check_rate,
     check_retries,
     check_source,
     check_timeout,
@@ -49,6 +50,7 @@ class StageOptions(TypedDict, total=False):
     on_done: Hook | None
     on_error: OnError
     retries: int | Retry
+    rate: float | None
 
 
 class Transforms(Flows):
@@ -72,6 +74,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -87,6 +90,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     def map(
@@ -101,6 +105,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         """Apply ``f`` to every item, with ``workers`` calls running at once.
 
@@ -122,13 +127,20 @@ class Transforms(Flows):
                 resources injected by name into ``f`` and ``on_done``.
             on_done: runs once per worker after its last item; may ask for
                 ``stage_status`` and ``worker_info``.
+            on_error: what an item whose calls failed becomes: ``"raise"`` fails the run,
+                ``"skip"`` drops it (counted in ``RunIterator.failed()``), a function of a
+                ``pl.Failure`` returns what to emit instead (``pl.SKIP``: nothing).
+            retries: how many times a call that raises (or runs over ``timeout``) is tried
+                again, or a ``pl.Retry`` (attempts, delays, which exceptions).
+            rate: at most this many calls per second for the whole stage, whatever its
+                workers (None: no limit); up to ``workers`` calls may start at once.
 
         >>> import pypeln as pl
         >>> sorted(pl.thread.map(lambda x: x * 2, range(4), workers=2))
         [0, 2, 4, 6]
         """
         build = self._builder(
-            "map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+            "map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -147,6 +159,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -162,6 +175,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -176,6 +190,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
 
@@ -188,7 +203,7 @@ class Transforms(Flows):
         [1, 2, 2, 3, 3, 3]
         """
         build = self._builder(
-            "flat_map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+            "flat_map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -207,6 +222,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> SameTypePipe: ...
 
     @overload
@@ -222,6 +238,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[T]: ...
 
     def filter(
@@ -236,6 +253,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | SameTypePipe:
         """Keep the items for which ``f(x)`` is truthy. Arguments as in ``map``.
 
@@ -244,7 +262,7 @@ class Transforms(Flows):
         [1, 3, 5]
         """
         build = self._builder(
-            "filter", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+            "filter", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
         )
         return SameTypePipe(build) if stage is None else build(stage)
 
@@ -264,6 +282,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Pipe[Any]: ...
 
     @overload
@@ -280,6 +299,7 @@ class Transforms(Flows):
         run: Literal[True],
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> RunPipe: ...
 
     @overload
@@ -296,6 +316,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any]: ...
 
     @overload
@@ -312,6 +333,7 @@ class Transforms(Flows):
         run: Literal[True],
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> None: ...
 
     @overload
@@ -328,6 +350,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | None: ...
 
     def each(
@@ -343,6 +366,7 @@ class Transforms(Flows):
         *,
         on_error: OnError = "raise",
         retries: int | Retry = 0,
+        rate: float | None = None,
     ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
@@ -358,7 +382,7 @@ class Transforms(Flows):
         """
         check_bool("each", "run", run)
         build = self._builder(
-            "each", f, workers, maxsize, timeout, on_start, on_done, on_error, retries
+            "each", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
         )
         if stage is None:
             return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
@@ -380,6 +404,7 @@ class Transforms(Flows):
         on_done: Hook | None,
         on_error: OnError,
         retries: int | Retry,
+        rate: float | None,
     ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
@@ -395,6 +420,7 @@ class Transforms(Flows):
             "on_done": check_hook(kind, "on_done", on_done),
             "on_error": check_on_error(kind, on_error),
             "retry": check_retries(kind, retries),
+            "rate": check_rate(kind, rate),
         }
         if not backend.async_workers:  # an async function's calls would only make coroutines
             handler = on_error if callable(on_error) else None

@@ -75,6 +75,17 @@ def plain_function_threads() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def check_size(api: str, value: object) -> int:
+    """``value`` must be an int >= 1 (a batch's items).
+
+    >>> check_size("batch", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch(): size must be an int >= 1, got 0
+    """
+    return _check_int(api, "size", value, 1)
+
+
 def check_maxsize(api: str, value: object) -> int:
     """``value`` must be an int >= 0 (0 means unbounded)."""
     return _check_int(api, "maxsize", value, 0)
@@ -123,6 +134,24 @@ def check_retries(api: str, value: object) -> Retry | None:
     if value < 0:
         raise ValueError(f"{api}(): retries must be an int >= 0 or a pl.Retry, got {value!r}")
     return Retry(attempts=value + 1) if value else None
+
+
+def check_rate(api: str, value: object) -> float | None:
+    """``value`` must be None (no limit) or a finite number of calls per second > 0.
+
+    >>> check_rate("map", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: map(): rate must be a finite number of calls per second > 0 (or None), got 0
+    """
+    if value is None:
+        return None
+    expected = f"{api}(): rate must be a finite number of calls per second > 0 (or None), got"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{expected} {_describe(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{expected} {value!r}")
+    return float(value)
 
 
 def check_bool(api: str, name: str, value: object) -> bool:

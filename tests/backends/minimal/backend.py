@@ -12,6 +12,7 @@ as on every other backend.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -25,6 +26,7 @@ from pypeln._backends.common.stall import describe_frames, run_report, thread_fr
 from pypeln._backends.common.stop_signal import StopSignal
 from pypeln._backends.common.worker_loop import run_worker
 from pypeln._backends.contract import (
+    NOTHING_YET,
     Backend,
     ChannelReader,
     ChannelStatistics,
@@ -39,6 +41,7 @@ from pypeln._worker.activity import WorkerActivity
 from pypeln._worker.counters import Counters, RunStatistics
 from pypeln._worker.hooks import ActiveWorkers
 from pypeln._worker.kernels import Element
+from pypeln._worker.rate import Limiter, Schedule
 
 
 class MinimalBackend(Backend):
@@ -98,16 +101,24 @@ class MinimalChannel(ChannelReader, ChannelWriter):
             self._shared = [shared for shared in self._shared if shared is not pending]
 
     def get_batch(
-        self, limit: int, returned: int = 0, before_wait: Callable[[], None] | None = None
+        self,
+        limit: int,
+        returned: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
     ) -> list[Any]:
         if before_wait is not None:
             before_wait()
+        until = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             self._give_back(returned)
             while not self._items and not self._take_shared():
                 if self._open == 0:
                     return []
-                self._wait(producer=False)
+                left = None if until is None else until - time.monotonic()
+                if left is not None and left <= 0:
+                    return NOTHING_YET
+                self._wait(producer=False, timeout=left)
             fair = -(-len(self._items) // self._readers)
             batch = [self._items.popleft() for _ in range(min(limit, fair))]
             self._taken += len(batch)
@@ -148,8 +159,9 @@ class MinimalChannel(ChannelReader, ChannelWriter):
             self._lent -= lent
             self._changed.notify_all()
 
-    def _wait(self, producer: bool) -> None:
-        """Wait for any change (called with the condition held); ``Stopped`` on stop."""
+    def _wait(self, producer: bool, timeout: float | None = None) -> None:
+        """Wait for any change, or ``timeout`` seconds (called with the condition held);
+        ``Stopped`` on stop."""
         if self._stop.is_set:
             raise Stopped
         if producer:
@@ -157,7 +169,7 @@ class MinimalChannel(ChannelReader, ChannelWriter):
         else:
             self._waiting_readers += 1
         try:
-            self._changed.wait()
+            self._changed.wait(timeout)
         finally:
             if producer:
                 self._waiting_producers -= 1
@@ -178,6 +190,7 @@ class MinimalRun(Run, WorkerContext):
         self.stop = StopSignal()
         self.deadline = partial(ThreadDeadline, stop=self.stop)
         self.pause = self.stop.pause
+        self._limiters: dict[int, Schedule] = {}  # asked for by each worker of a stage
         self.max_batch = 1024
         self._channels = [
             MinimalChannel(spec.maxsize, spec.producers, spec.readers, self.stop)
@@ -239,6 +252,12 @@ class MinimalRun(Run, WorkerContext):
 
     def counters(self, node: Node, index: int) -> Counters:
         return self.statistics.worker(node.name)
+
+    def limiter(self, node: Node) -> Limiter | None:
+        stage = node.stage
+        if stage is None or not stage.rate:
+            return None
+        return self._limiters.setdefault(id(node), Schedule(stage.rate, node.workers))
 
     def fail(self, error: BaseException) -> None:
         self._first_error.keep(error)
