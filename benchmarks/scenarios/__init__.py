@@ -16,7 +16,7 @@ from .io import sleep, task_sleep
 from .memory import memory
 from .overhead import process_trivial, task_trivial, trivial
 from .payload import payload
-from .policies import rate
+from .policies import batching, ordered_stream, rate
 from .scaling import process_cpu
 from .startup import early_exit, process_latency, process_latency_threads
 
@@ -35,7 +35,9 @@ SCENARIOS: dict[str, Scenario] = {
     "process-latency": process_latency,
     "process-latency-threads": process_latency_threads,
     "early-exit": early_exit,
+    "ordered": ordered_stream,
     "rate": rate,
+    "batching": batching,
     # Last: Ray leaves threads in this process (see cluster.py).
     "ray-trivial": ray_trivial,
     "ray-payload": ray_payload,
@@ -53,7 +55,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Start-up and early-exit cost",
         ("process-latency", "process-latency-threads", "early-exit"),
     ),
-    "policies": ("Stage options", ("rate",)),
+    "policies": ("Stage options", ("ordered", "rate", "batching")),
     "ray": ("Ray cluster backend", ("ray-trivial", "ray-payload", "ray-cpu", "ray-startup")),
 }
 

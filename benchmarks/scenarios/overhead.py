@@ -75,12 +75,15 @@ PEERS_OF = {
 LEGACY_OF = {"sync": "sync", "thread": "thread", "process": "process", TASK_ASYNC_F: "task"}
 
 
-def pipeline_chain(module: Any, n: int) -> list[int]:
+def trivial_stage(module: Any, n: int) -> Any:
     """The pipeline: ``module`` is a backend, or an API such as ``pl.process.using(...)``."""
     stage = module.map(inc, range(n), workers=1, maxsize=0)
     stage = module.filter(is_even, stage, workers=1, maxsize=0)
-    stage = module.map(double, stage, workers=1, maxsize=0)
-    return list(stage)
+    return module.map(double, stage, workers=1, maxsize=0)
+
+
+def pipeline_chain(module: Any, n: int) -> list[int]:
+    return list(trivial_stage(module, n))
 
 
 def async_pipeline_chain(module: Any, n: int) -> list[int]:

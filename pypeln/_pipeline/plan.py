@@ -57,6 +57,10 @@ class Node:
     #: The channels it writes to, in order; one listed twice gets every item twice.
     outboxes: list[int] = field(default_factory=list)
     maxsize: int = 0  # a source's own bound on what it may have waiting downstream
+    #: Its stage feeds a streaming ``ordered``: its kernel reports what it drops (markers).
+    marks: bool = False
+    #: An ``ordered`` that streams: what it reads says which items are gone.
+    streams: bool = False
 
 
 @dataclass
@@ -75,7 +79,68 @@ def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
     own_bound = stage.maxsize if backend.runs_with(stage.backend) else 0
     output = builder.channel(maxsize or own_bound, readers=1)
     builder.connect(last, output)
+    mark_streams(builder.nodes)
     return Plan(builder.nodes, builder.channels, output)
+
+
+#: What the stages between a source and a streaming ``ordered`` may be.
+STREAMING_KINDS = frozenset({"map", "filter", "flat_map"})
+
+
+def mark_streams(nodes: list[Node]) -> None:
+    """Make every ``ordered`` stream that reads one lane: a chain of ``map``, ``filter`` and
+    ``flat_map`` (each read by the next alone) from a plain iterable, whose every index
+    comes. Its chain's stages then report what they drop (``Node.marks``). An ``ordered``
+    after ``concat``, a fan-out or another backend's stage waits for its whole input.
+    """
+    producers: dict[int, list[Node]] = {}
+    for node in nodes:
+        for channel in set(node.outboxes):
+            producers.setdefault(channel, []).append(node)
+    for node in nodes:
+        if node.stage is None or node.stage.kind != "ordered":
+            continue
+        chain = _lane(node, producers)
+        if chain is not None:
+            node.streams = True
+            for member in chain:
+                member.marks = True
+
+
+def in_source_order(stage: Stage[Any], backend: Backend) -> bool:
+    """Whether ``stage``'s input comes in source order on a backend that runs one element
+    at a time through its stages (``sync``): a chain of ``map``, ``filter`` and
+    ``flat_map`` of ``backend`` from a plain iterable."""
+    upstreams = stage.upstreams
+    while len(upstreams) == 1:
+        upstream = upstreams[0]
+        if not isinstance(upstream, Stage):
+            return True
+        if not backend.runs_with(upstream.backend):
+            return False
+        if upstream.kind == "from_iterable":
+            return not isinstance(upstream.upstreams[0], Stage)
+        if upstream.kind not in STREAMING_KINDS:
+            return False
+        upstreams = upstream.upstreams
+    return False
+
+
+def _lane(ordered: Node, producers: dict[int, list[Node]]) -> list[Node] | None:
+    """The stages of the one lane that feeds ``ordered``, or None if it is not one."""
+    chain: list[Node] = []
+    current = ordered
+    while True:
+        feeding = producers.get(current.inbox, []) if current.inbox is not None else []
+        if len(feeding) != 1 or feeding[0].outboxes != [current.inbox]:
+            return None  # merged, fanned out, or read twice
+        upstream = feeding[0]
+        if upstream.stage is None:  # a source: a plain iterable gives every index
+            return None if isinstance(upstream.source, Stage) else chain
+        if upstream.stage.kind not in STREAMING_KINDS:
+            return None
+        chain.append(upstream)
+        current = upstream
 
 
 class _Builder:

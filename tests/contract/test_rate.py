@@ -15,29 +15,32 @@ import pytest
 import pypeln as pl
 from tests.shared import Shared
 
-RATE = 40.0  # calls per second: 25 ms apart
-SLACK = 0.004  # seconds: the clock's and the waits' own granularity
+RATE = 20.0  # calls per second: 50 ms apart
+#: Seconds: the clock's and the waits' own granularity, and where a turn is asked for across
+#: processes, how much later one call may begin after its turn than another (a Ray actor
+#: asks the stage's keeper actor, over Ray's own calls).
+SLACK = {True: 0.004, False: 0.015}
 
 
 def began(x: int) -> float:
     return time.monotonic()
 
 
-def assert_within_rate(starts: list[float], rate: float, burst: int) -> None:
+def assert_within_rate(starts: list[float], rate: float, burst: int, slack: float) -> None:
     """No more than ``burst`` calls at once, then no faster than ``rate`` over any span
     from the first call."""
     starts = sorted(starts)
     for k in range(burst, len(starts)):
-        earliest = starts[0] + (k - burst + 1) / rate - SLACK
+        earliest = starts[0] + (k - burst + 1) / rate - slack
         assert starts[k] >= earliest, f"call {k} began {earliest - starts[k]:.3f} s early"
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_calls_never_outrun_the_rate(backend: ModuleType, workers: int) -> None:
-    starts = list(backend.map(began, range(16), workers=workers, rate=RATE))
-    assert len(starts) == 16
+    starts = list(backend.map(began, range(12), workers=workers, rate=RATE))
+    assert len(starts) == 12
     burst = workers if backend.backend.concurrent_workers else 1
-    assert_within_rate(starts, RATE, burst)
+    assert_within_rate(starts, RATE, burst, SLACK[backend.backend.shares_memory])
 
 
 @pytest.mark.parametrize("name", ["flat_map", "filter", "each"])
@@ -50,7 +53,7 @@ def test_every_stage_function_takes_a_rate(backend: ModuleType, shared: Shared, 
 
     out = list(getattr(backend, name)(note, range(8), rate=RATE))
     assert sorted(out) == ([] if name == "each" else list(range(8)))
-    assert_within_rate(list(starts), RATE, 1)
+    assert_within_rate(list(starts), RATE, 1, SLACK[backend.backend.shares_memory])
 
 
 def test_a_retried_call_takes_a_turn_for_each_attempt(backend: ModuleType) -> None:
@@ -65,4 +68,4 @@ def test_a_retried_call_takes_a_turn_for_each_attempt(backend: ModuleType) -> No
     stage = backend.map(flaky, range(6), rate=RATE, retries=pl.Retry(2, delay=0))
     starts = [moment for moments in stage for moment in moments]
     assert len(starts) == 12
-    assert_within_rate(starts, RATE, 1)
+    assert_within_rate(starts, RATE, 1, SLACK[backend.backend.shares_memory])

@@ -92,6 +92,7 @@ def test_early_stop_does_not_wait_for_a_call_with_a_long_timeout(
         release.set()
 
 
+@pytest.mark.timeout(150)  # ~20 s alone; make test runs two sessions side by side
 def test_a_thousand_early_stops_leak_no_thread(backend: ModuleType) -> None:
     before = threading.active_count()
     # Starting processes costs ~0.1 s under pytest: tests/backends/process/test_process.py

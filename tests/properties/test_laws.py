@@ -172,3 +172,13 @@ def test_batches_cover_the_input_in_full_lists(
     assert not batches or 1 <= len(batches[-1]) <= size
     if n == 1:  # one worker upstream: arrival order is input order
         assert [x for batch in batches for x in batch] == list(map(f, xs))
+
+
+@LAW_SETTINGS
+@given(backends, data, workers, maxsizes)
+def test_ordered_true_is_the_list_comprehension(
+    backend: ModuleType, xs: list[int], n: int, size: int
+) -> None:
+    assert list(backend.map(f, xs, workers=n, maxsize=size, ordered=True)) == [f(x) for x in xs]
+    flat = backend.flat_map(expand, xs, workers=n, maxsize=size, ordered=True)
+    assert list(flat) == [y for x in xs for y in expand(x)]

@@ -19,7 +19,8 @@ from ..._pipeline.plan import Node
 from ..._pipeline.sources import elements_of
 from ..._pipeline.stage import close_iterator
 from ..._worker.activity import WorkerActivity
-from ..._worker.kernels import KERNELS, Element, batch_elements
+from ..._worker.kernels import Element, batch_elements
+from ..._worker.order import kernel_for
 from ..._worker.session import WorkerSession
 from ..contract import NOTHING_YET, ChannelReader, ChannelWriter, WorkerContext
 from .batching import BatchSizer, OutputBatches, reader_batch
@@ -85,7 +86,8 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
                     taker.leave()
             else:
                 inputs = _inputs(inbox, node.workers, output, activity)
-                output.drain(KERNELS[stage.kind](call, inputs))
+                kernel = kernel_for(stage.kind, marks=node.marks, streams=node.streams)
+                output.drain(kernel(call, inputs))
     except BaseException:
         session.close_quietly()
         raise

@@ -15,6 +15,7 @@ import os
 import pickle
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -86,11 +87,12 @@ class Replaced(BaseException):
 class ReplacingDeadline(ThreadDeadline):
     """``timeout`` in a worker process: a call that runs over replaces the whole worker.
 
-    The item is skipped and counted as on threads; then, instead of carrying on beside a
-    stuck (perhaps spinning) call, the worker counts its successor in, runs ``on_done`` and
-    exits, which ends the stuck call with the process. The parent starts a new worker with
-    the same index (it runs ``on_start``). A timeout stage's workers take one item at a
-    time, so a replaced worker holds nothing else.
+    The item is skipped and counted as on threads (and passed over by a streaming
+    ``ordered``); then, instead of carrying on beside a stuck (perhaps spinning) call, the
+    worker counts its successor in and, when it asks for its next item, runs ``on_done``
+    and exits, which ends the stuck call with the process. The parent starts a new worker
+    with the same index (it runs ``on_start``). A timeout stage's workers take one item at
+    a time, so a replaced worker holds nothing else.
 
     A call that the stage's ``retries`` will try again is abandoned instead, as on threads
     (it runs on in this process until it returns); the worker is replaced when an item
@@ -100,13 +102,37 @@ class ReplacingDeadline(ThreadDeadline):
     def __init__(self, adopt: Any, *args: Any) -> None:
         super().__init__(*args)
         self._adopt = adopt
+        self.replacing = False  # the worker leaves before its next item (_LeavingReader)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = super().__call__(*args, **kwargs)
         if result is SKIP and self.final:
             self._adopt()
-            raise Replaced
+            self.replacing = True
         return result
+
+
+class _LeavingReader(ReaderEnd):
+    """A worker's inbox that ends the worker instead of reading on once its deadline
+    replaced it (what it made meanwhile went on before: the worker loop hands its results
+    on before it reads)."""
+
+    def __init__(self, context: ChildContext, *args: Any) -> None:
+        super().__init__(*args)
+        self._context = context
+
+    def get_batch(
+        self,
+        limit: int,
+        returned: int = 0,
+        before_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
+    ) -> list[Any]:
+        deadline = self._context.replacing_deadline
+        if deadline is not None and deadline.replacing:
+            self.give_back(returned)  # the last item's room: the successor reads on
+            raise Replaced
+        return super().get_batch(limit, returned, before_wait, timeout)
 
 
 def worker_main(spec: WorkerSpec) -> None:
@@ -135,6 +161,7 @@ class ChildContext(WorkerContext):
 
     def __init__(self, spec: WorkerSpec) -> None:
         self.node = Node(spec.node.name, spec.node.workers, None, None, spec.node.inbox)
+        self.node.marks, self.node.streams = spec.node.marks, spec.node.streams
         self.node.outboxes = spec.node.outboxes
         self.spec = spec
         self.statistics = RunStatistics()  # only a source would use it: sources stay home
@@ -145,6 +172,7 @@ class ChildContext(WorkerContext):
         self.pause: Pause | None = self._pause
         self.max_batch = MAX_BATCH
         self._status: SharedActiveWorkers | None = None
+        self.replacing_deadline: ReplacingDeadline | None = None  # with a timeout
 
     def load_stage(self) -> bool:
         """Load the stage's function and hooks; a failure is the stage's error."""
@@ -168,7 +196,7 @@ class ChildContext(WorkerContext):
     def reader(self, channel: int) -> ReaderEnd:
         spec = self.spec
         holder = holder_id(spec.counter)
-        return ReaderEnd(spec.channels[channel], spec.flags, self.waiter, holder)
+        return _LeavingReader(self, spec.channels[channel], spec.flags, self.waiter, holder)
 
     def writer(self, channel: int) -> WriterEnd:
         spec, index = self.spec, channel
@@ -211,7 +239,9 @@ class ChildContext(WorkerContext):
 
     def _deadline(self, fn: Any, timeout: float, counters: Counters) -> ThreadDeadline:
         assert self._status is not None  # a session asks for its status before its deadline
-        return ReplacingDeadline(self._status.adopt, fn, timeout, counters, self._stop())
+        deadline = ReplacingDeadline(self._status.adopt, fn, timeout, counters, self._stop())
+        self.replacing_deadline = deadline
+        return deadline
 
     def _pause(self, seconds: float) -> None:
         self._stop().pause(seconds)

@@ -146,6 +146,7 @@ class ProcessRun(Run):
             if node.stage is None:
                 continue
             shipped = Node(node.name, node.workers, ShippedStage(node.stage), None, node.inbox)  # type: ignore[arg-type]
+            shipped.marks, shipped.streams = node.marks, node.streams
             shipped.outboxes = node.outboxes
             for index in range(node.workers):
                 self.statistics.add(node.name, counters[counter])

@@ -36,7 +36,8 @@ import ray
 from ..._pipeline.stage import Stage
 from ..._worker.counters import COUNTERS, WorkerCounters
 from ..._worker.hooks import StageStatus
-from ..._worker.kernels import KERNELS, Element
+from ..._worker.kernels import Element
+from ..._worker.order import kernel_for
 from ..._worker.session import WorkerSession
 from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
@@ -79,6 +80,7 @@ class StageWorker:
         authkey: bytes | None = None,
         path: list[str] | None = None,
         keeper: Any = None,
+        marks: bool = False,
     ) -> None:
         if authkey is not None:  # multiprocessing proxies the script shares (a Manager's)
             multiprocessing.current_process().authkey = authkey
@@ -88,6 +90,7 @@ class StageWorker:
         self._payload = payload
         self._index = index
         self._limiter = None if keeper is None else KeptSchedule(keeper)  # the stage's rate
+        self._marks = marks  # it feeds a streaming ordered (see _worker/order.py)
         self._counters = WorkerCounters()
         self._given = _Given()
         self._stop = StopSignal()
@@ -135,7 +138,7 @@ class StageWorker:
         try:
             elements = [element for part in parts for element in unpack(part)]
             hold = self._held.append
-            kernel = KERNELS[self._session.stage.kind]
+            kernel = kernel_for(self._session.stage.kind, marks=self._marks)
             for element in kernel(self._call, self._until_stopped(elements)):
                 hold(element)
         except BaseException as raised:

@@ -102,7 +102,7 @@ class RayRun(LocalRun[ThreadChannel]):
                 self._keepers.append(turns)
             for index in range(node.workers):
                 actor = _RemoteWorker.options(**options_of(node).actor()).remote(
-                    payload, index, authkey, sys.path, turns
+                    payload, index, authkey, sys.path, turns, node.marks
                 )
                 self._actors.append(actor)
                 self._actor_of[id(node), index] = actor

@@ -15,6 +15,7 @@ from itertools import chain, islice, tee
 from typing import Any
 
 from ..._errors import mark_stage
+from ..._pipeline.plan import in_source_order
 from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.counters import RunStatistics
@@ -79,6 +80,8 @@ class _SyncRun:
         inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
         if obj.kind == "batch":  # the consumer's thread reads: a wait is checked per item
             return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
+        if obj.kind == "ordered" and in_source_order(obj, self.backend):
+            return inputs  # one element at a time through a chain: in order already
         counters = self.stats.worker(obj.name)
         self.timed = self.timed or bool(obj.timeout)
         deadline = partial(ThreadDeadline, stop=self.signal)

@@ -317,8 +317,8 @@ def _bridged(node: Node, loop: asyncio.AbstractEventLoop) -> Node:
         return node
     hooks: dict[str, Any] = {
         name: _awaiting_in(getattr(stage, name), loop)
-        for name in ("f", "on_start", "on_done")
-        if getattr(stage, name) is not None
+        for name in ("f", "on_start", "on_done", "on_error")
+        if callable(getattr(stage, name))
     }
     return dataclasses.replace(node, stage=dataclasses.replace(stage, **hooks))
 

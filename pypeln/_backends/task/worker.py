@@ -40,11 +40,13 @@ from ..._errors import Stopped, mark_stage
 from ..._pipeline.plan import Node
 from ..._pipeline.stage import Stage
 from ..._worker.activity import WorkerActivity
-from ..._worker.async_kernels import ASYNC_KERNELS, AsyncKernel
+from ..._worker.async_kernels import AsyncKernel
+from ..._worker.async_order import async_kernel_for
 from ..._worker.async_session import AsyncDeadline, AsyncWorkerSession
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import Call, WorkerStatus
 from ..._worker.kernels import Element
+from ..._worker.order import Reorder
 from ..._worker.rate import Limiter
 from ..common.batching import MAX_BATCH, BatchSizer, OutputBatches, reader_batch
 from ..common.stop_signal import StopSignal
@@ -135,12 +137,14 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
             outputs.append(output)
             batches = _Batches(context.reader(node.inbox), node.workers, output)
             if stage.kind == "ordered":
-                await _ordered(batches, output)
+                await (_streaming_ordered if node.streams else _ordered)(batches, output)
             elif stage.workers == 0:
-                await _unlimited(ASYNC_KERNELS[stage.kind], call, batches, output, context, node)
+                kernel = async_kernel_for(stage.kind, marks=node.marks)
+                await _unlimited(kernel, call, batches, output, context, node)
             else:
+                kernel = async_kernel_for(stage.kind, marks=node.marks)
                 activity = context.activity(node, index)
-                await _each_batch(ASYNC_KERNELS[stage.kind], call, batches, output, activity)
+                await _each_batch(kernel, call, batches, output, activity)
             await output.pause()
             output.release()
     except BaseException:
@@ -286,6 +290,19 @@ async def _ordered(batches: _Batches, output: AsyncOutput) -> None:
         elements.extend(batch)
     elements.sort(key=itemgetter(0))
     for element in elements:
+        if output.add(element):
+            await output.flush()
+
+
+async def _streaming_ordered(batches: _Batches, output: AsyncOutput) -> None:
+    """Each element once every one before it came or is known gone (``_worker/order.py``)."""
+    reorder = Reorder()
+    while batch := await batches.next():
+        for index, value in batch:
+            for element in reorder.add(index, value):
+                if output.add(element):
+                    await output.flush()
+    for element in reorder.finish():
         if output.add(element):
             await output.flush()
 

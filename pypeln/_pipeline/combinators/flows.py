@@ -58,8 +58,13 @@ class Flows:
     def ordered(self, stage: Source | None = None, maxsize: int = 0) -> Stage[Any] | SameTypePipe:
         """Restore input order: items sorted by the position of their source item.
 
-        It waits for its whole input before emitting (memory grows with the input).
-        ``maxsize`` bounds its input queue (0: unbounded).
+        After a chain of ``map``, ``filter`` and ``flat_map`` from an iterable, it streams:
+        each item goes on as soon as every item before it has gone on or is known to be
+        gone (filtered out, skipped, expanded into nothing), and it holds only the items
+        that came early, so it works on an endless source. After ``concat``, a stage read
+        by several others, or a stage of another backend, it waits for its whole input.
+        ``maxsize`` bounds its input queue (0: unbounded). ``ordered=True`` on ``map``,
+        ``flat_map``, ``filter`` and ``each`` puts it after the stage for you.
 
         >>> import pypeln as pl
         >>> stage = pl.thread.map(lambda x: x * x, range(6), workers=3)

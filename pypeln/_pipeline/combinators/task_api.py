@@ -43,6 +43,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -59,6 +60,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     @overload
@@ -75,6 +77,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -91,6 +94,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     def map(
@@ -106,6 +110,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | Pipe[Any]:
         return super().map(
             f,
@@ -118,6 +123,7 @@ class TaskApi(Api):
             on_error=on_error,
             retries=retries,
             rate=rate,
+            ordered=ordered,
         )
 
     @overload
@@ -134,6 +140,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -150,6 +157,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     @overload
@@ -166,6 +174,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -182,6 +191,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -197,6 +207,7 @@ class TaskApi(Api):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | Pipe[Any]:
         return super().flat_map(
             f,
@@ -209,6 +220,7 @@ class TaskApi(Api):
             on_error=on_error,
             retries=retries,
             rate=rate,
+            ordered=ordered,
         )
 
     map.__doc__ = Api.map.__doc__

@@ -51,6 +51,7 @@ class StageOptions(TypedDict, total=False):
     on_error: OnError
     retries: int | Retry
     rate: float | None
+    ordered: bool
 
 
 class Transforms(Flows):
@@ -75,6 +76,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -91,6 +93,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     def map(
@@ -106,13 +109,14 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | Pipe[Any]:
         """Apply ``f`` to every item, with ``workers`` calls running at once.
 
         Without ``stage`` it returns a partial for ``source | map(f)``. ``f`` takes the item
         first; it may also name ``element_index``, ``worker_info`` or any key of the dict
         ``on_start`` returns, and receives them by name. Output order follows completion
-        (use ``ordered`` or the ``sync`` backend for input order).
+        (``ordered=True``, or an ``ordered`` stage after it, restores input order).
 
         Args:
             f: the function applied to each item.
@@ -134,13 +138,25 @@ class Transforms(Flows):
                 again, or a ``pl.Retry`` (attempts, delays, which exceptions).
             rate: at most this many calls per second for the whole stage, whatever its
                 workers (None: no limit); up to ``workers`` calls may start at once.
+            ordered: emit the results in input order (as ``ordered`` after the stage does:
+                each as soon as every one before it is done).
 
         >>> import pypeln as pl
         >>> sorted(pl.thread.map(lambda x: x * 2, range(4), workers=2))
         [0, 2, 4, 6]
         """
         build = self._builder(
-            "map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
+            "map",
+            f,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+            rate=rate,
+            ordered=ordered,
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -160,6 +176,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[R]: ...
 
     @overload
@@ -176,6 +193,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -191,6 +209,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | Pipe[Any]:
         """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
 
@@ -203,7 +222,17 @@ class Transforms(Flows):
         [1, 2, 2, 3, 3, 3]
         """
         build = self._builder(
-            "flat_map", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
+            "flat_map",
+            f,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+            rate=rate,
+            ordered=ordered,
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -223,6 +252,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> SameTypePipe: ...
 
     @overload
@@ -239,6 +269,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[T]: ...
 
     def filter(
@@ -254,6 +285,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | SameTypePipe:
         """Keep the items for which ``f(x)`` is truthy. Arguments as in ``map``.
 
@@ -262,7 +294,17 @@ class Transforms(Flows):
         [1, 3, 5]
         """
         build = self._builder(
-            "filter", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
+            "filter",
+            f,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+            rate=rate,
+            ordered=ordered,
         )
         return SameTypePipe(build) if stage is None else build(stage)
 
@@ -283,6 +325,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Pipe[Any]: ...
 
     @overload
@@ -300,6 +343,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> RunPipe: ...
 
     @overload
@@ -317,6 +361,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any]: ...
 
     @overload
@@ -334,6 +379,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> None: ...
 
     @overload
@@ -351,6 +397,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | None: ...
 
     def each(
@@ -367,6 +414,7 @@ class Transforms(Flows):
         on_error: OnError = "raise",
         retries: int | Retry = 0,
         rate: float | None = None,
+        ordered: bool = False,
     ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
@@ -382,7 +430,17 @@ class Transforms(Flows):
         """
         check_bool("each", "run", run)
         build = self._builder(
-            "each", f, workers, maxsize, timeout, on_start, on_done, on_error, retries, rate
+            "each",
+            f,
+            workers,
+            maxsize,
+            timeout,
+            on_start,
+            on_done,
+            on_error=on_error,
+            retries=retries,
+            rate=rate,
+            ordered=ordered,
         )
         if stage is None:
             return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
@@ -402,9 +460,11 @@ class Transforms(Flows):
         timeout: float,
         on_start: Hook | None,
         on_done: Hook | None,
+        *,
         on_error: OnError,
         retries: int | Retry,
         rate: float | None,
+        ordered: bool,
     ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
@@ -429,8 +489,11 @@ class Transforms(Flows):
                 check_plain_function(kind, name, fn, backend.name)
         check_injections(kind, f, on_start, on_done)
 
+        check_bool(kind, "ordered", ordered)
+
         def build(source: Source) -> Stage[Any]:
             upstream = check_source(kind, "stage", source)
-            return Stage(kind, backend, (upstream,), f, **options)  # type: ignore[arg-type]
+            stage: Stage[Any] = Stage(kind, backend, (upstream,), f, **options)  # type: ignore[arg-type]
+            return Stage("ordered", backend, (stage,)) if ordered else stage
 
         return build

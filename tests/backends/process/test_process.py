@@ -158,6 +158,7 @@ def _snapshot() -> tuple[dict[str, str], set[str]]:
     return links, own_shared_memory()
 
 
+@pytest.mark.timeout(150)  # 30-40 s alone; make test runs two sessions side by side
 def test_a_thousand_runs_leave_no_zombie_descriptor_or_shared_memory() -> None:
     api = pl.process.using("fork")  # the fastest to start; the wiring is the same
     list(api.map(abs, range(3)))  # warm-up: anything created once per process
