@@ -30,11 +30,12 @@ typecheck: $(STAMP)
 
 # Two sessions: backends that join a cluster (ray) leave its threads in the test process.
 # They run side by side (each mostly waits: on workers, on Ray starting actors); the cluster
-# part's output follows the local part's, and either failing fails the target.
+# part's output follows the local part's, and either failing fails the target. Each lists its
+# slowest tests: the cluster part is the longer one (every ray run starts its actors).
 pytest: $(STAMP)
 	@log=$$(mktemp); \
-	PYPELN_TESTS=cluster $(BIN)/pytest -q > $$log 2>&1 & cluster=$$!; \
-	PYPELN_TESTS=local $(BIN)/pytest -q; local=$$?; \
+	PYPELN_TESTS=cluster $(BIN)/pytest -q --durations=20 > $$log 2>&1 & cluster=$$!; \
+	PYPELN_TESTS=local $(BIN)/pytest -q --durations=20; local=$$?; \
 	wait $$cluster; status=$$?; \
 	echo "--- PYPELN_TESTS=cluster"; cat $$log; rm -f $$log; \
 	test $$local -eq 0 && test $$status -eq 0

@@ -42,6 +42,8 @@ _WHERE = {
     "StallWarning": "._backends.common.stall",
     "RunIterator": "._pipeline.stage",
     "Failure": "._worker.failures",
+    "Feed": "._pipeline.feed",
+    "FeedStoppedError": "._pipeline.feed",
     "Retry": "._worker.failures",
     "SKIP": "._worker.failures",
     "Stage": "._pipeline.stage",
@@ -52,6 +54,8 @@ __all__ = [
     "SKIP",
     "Element",
     "Failure",
+    "Feed",
+    "FeedStoppedError",
     "Index",
     "MissingInjectionError",
     "OneShotSourceWarning",
@@ -121,6 +125,7 @@ if TYPE_CHECKING:
     )
     from ._pipeline.combinators.transforms import StageOptions
     from ._pipeline.element import Element
+    from ._pipeline.feed import Feed, FeedStoppedError
     from ._pipeline.one_shot import OneShotSourceWarning
     from ._pipeline.stage import RunIterator, Stage
     from ._worker.failures import SKIP, Failure, Retry

@@ -37,6 +37,7 @@ filter = _api.filter
 each = _api.each
 batch = _api.batch
 concat = _api.concat
+feed = _api.feed
 ordered = _api.ordered
 from_iterable = _api.from_iterable
 to_iterable = _api.to_iterable
@@ -65,6 +66,7 @@ __all__ = [
     "batch",
     "concat",
     "each",
+    "feed",
     "filter",
     "flat_map",
     "from_iterable",

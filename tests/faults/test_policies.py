@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import pypeln as pl
-from tests.conftest import ASYNC_CASES, BACKENDS, namespace_of
+from tests.conftest import ASYNC_CASES, BACKENDS, capabilities, namespace_of
 
 CASES = BACKENDS + ASYNC_CASES
 
@@ -42,8 +42,15 @@ def function(name: str) -> Any:
     return afails_on_odd if name.endswith("-async") else fails_on_odd
 
 
-@pytest.mark.parametrize("at", [1, 21, 39])
-@pytest.mark.parametrize("name", CASES)
+# The failing item first, in the middle and last; once on a cluster (its runs start actors).
+POLICY_CASES = [
+    (name, at)
+    for name in CASES
+    for at in ((21,) if capabilities(name).joins_cluster else (1, 21, 39))
+]
+
+
+@pytest.mark.parametrize(("name", "at"), POLICY_CASES)
 def test_a_policy_function_that_raises_fails_the_run(name: str, at: int) -> None:
     api = namespace_of(name)
     stage = api.map(abs, range(40), workers=2, maxsize=1)

@@ -61,6 +61,7 @@ EXPORTS = (
     "batch",
     "concat",
     "each",
+    "feed",
     "filter",
     "flat_map",
     "from_iterable",

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from ..._backends.contract import Backend
 from ..element import Element
+from ..feed import Feed
 from ..stage import RunIterator, Stage, source_name
 from .partial import BatchPipe, IndexedIteratorPipe, IteratorPipe, SameTypePipe, Source
 from .validation import (
@@ -138,6 +139,25 @@ class Flows:
         return BatchPipe(build) if stage is None else build(stage)
 
     # -- sources and sinks -------------------------------------------------------------------
+
+    def feed(self, maxsize: int = 0) -> Feed[Any]:
+        """A source to push items into while the pipeline runs.
+
+        Any thread may ``put(x)`` (it waits while ``maxsize`` items wait, 0: no bound),
+        async code ``await feed.aput(x)``, and another process may put too (pass it the
+        feed: it pickles). ``close()`` ends the stream. A stage reads the feed like any
+        iterable, in one run. A put after ``close()`` raises ``ValueError``; a put into a
+        feed whose run stopped raises ``pl.FeedStoppedError`` rather than wait.
+
+        >>> import pypeln as pl
+        >>> feed = pl.sync.feed()
+        >>> for word in ["a", "b"]:
+        ...     feed.put(word)
+        >>> feed.close()
+        >>> list(pl.sync.map(str.upper, feed))
+        ['A', 'B']
+        """
+        return Feed(check_maxsize("feed", maxsize))
 
     @overload
     def from_iterable(
