@@ -69,7 +69,27 @@ def check_049_call_forms() -> None:
     assert_type(pl.thread.WorkerInfo(0), pl.WorkerInfo)
 
 
+def check_policies_batches_and_feeds() -> None:
+    numbers = pl.thread.map(parse, ["1"], on_error="skip", retries=pl.Retry(2), rate=5.0)
+    assert_type(numbers, Stage[int])
+    assert_type(pl.thread.map(parse, ["1"], retries=3, ordered=True), Stage[int])
+
+    def fallback(failure: pl.Failure) -> int:
+        assert_type(failure.index, tuple[int, ...])
+        return -1 if isinstance(failure.error, ValueError) else 0
+
+    assert_type(pl.process.map(parse, ["x"], on_error=fallback), Stage[int])
+    assert_type(pl.thread.batch(2, numbers), Stage[list[int]])
+    assert_type(numbers | pl.thread.batch(2, timeout=0.5), Stage[list[int]])
+    feed = pl.thread.feed(maxsize=4)
+    assert_type(feed, pl.Feed[Any])
+    assert_type(pl.thread.map(parse, feed), Stage[int])
+
+
 def check_wrong_inputs_are_rejected() -> None:
+    pl.thread.map(parse, ["1"], on_error="ignore")  # type: ignore[call-overload]
+    pl.thread.map(parse, ["1"], retries="3")  # type: ignore[call-overload]
+    pl.thread.batch("2", [1])  # type: ignore[call-overload]
     pl.thread.map(parse, ["1"], "2")  # type: ignore[call-overload]
     pl.thread.map(parse, stage=3)  # type: ignore[call-overload]
     pl.thread.ordered(["1"], maxsize="1")  # type: ignore[call-overload]

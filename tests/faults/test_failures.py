@@ -156,9 +156,19 @@ WORKERS = [(name, workers) for name in CASES for workers in (1, 3)]
 WORKERS += [(name, 0) for name in ASYNC_CASES if capabilities(name).unlimited_workers]
 
 
-@pytest.mark.parametrize("maxsize", [0, 1, 4])
+# Every failure with each workers and maxsize; on a cluster, whose every run starts its actors
+# (seconds each), with several workers and the two ways items travel there (unbounded between
+# actors: references to results; bounded: the items through the driver).
+SHAPES = [
+    (name, workers, maxsize)
+    for name, workers in WORKERS
+    for maxsize in (0, 1, 4)
+    if not capabilities(name).joins_cluster or (workers == 3 and maxsize < 4)
+]
+
+
 @pytest.mark.parametrize("failure", FAILURES)
-@pytest.mark.parametrize(("name", "workers"), WORKERS)
+@pytest.mark.parametrize(("name", "workers", "maxsize"), SHAPES)
 def test_an_error_anywhere_reaches_the_consumer_as_itself(
     name: str, failure: str, workers: int, maxsize: int
 ) -> None:
