@@ -239,8 +239,9 @@ class WorkerContext(ABC):
     statistics: RunStatistics
     #: How a call with a ``timeout`` is bounded (None: timeouts unsupported here).
     deadline: DeadlineFactory | None
-    #: How a retried call waits before its next attempt: ``StopSignal.pause`` of the run's
-    #: stop, so that a stopping run does not wait (None: a plain sleep, where nothing retries).
+    #: How a worker waits before a retry, or for its turn under a ``rate``: ``StopSignal.pause``
+    #: of the run's stop, so that a stopping run does not wait (None: a plain sleep, where
+    #: nothing waits so).
     pause: Pause | None
     #: The most items a worker may hold at once (1 where a worker may vanish between items).
     max_batch: int
