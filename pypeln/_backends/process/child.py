@@ -196,7 +196,11 @@ class ChildContext(WorkerContext):
     def reader(self, channel: int) -> ReaderEnd:
         spec = self.spec
         holder = holder_id(spec.counter)
-        return _LeavingReader(self, spec.channels[channel], spec.flags, self.waiter, holder)
+        wiring = spec.channels[channel]
+        stage = self.node.stage
+        if stage is not None and stage.timeout:  # only a timeout replaces a worker
+            return _LeavingReader(self, wiring, spec.flags, self.waiter, holder)
+        return ReaderEnd(wiring, spec.flags, self.waiter, holder)
 
     def writer(self, channel: int) -> WriterEnd:
         spec, index = self.spec, channel
