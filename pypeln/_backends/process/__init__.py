@@ -43,7 +43,8 @@ pypeln's fork server, or as a fresh interpreter (spawn). None runs the user's ma
 the stage's functions go by value, descriptors are passed beside the worker's spec.
 
 *Shared state*: ``shared_state.py`` (``pl.process.Namespace``, in a manager process);
-``run_state.py``: what a run's workers share (counters, active workers, the shipped stage).
+``run_state.py``: what a run's workers share (counters, active workers, a ``rate``'s
+schedule, the shipped stage).
 
 Everything here needs a POSIX system; elsewhere importing it raises a clear ImportError.
 """

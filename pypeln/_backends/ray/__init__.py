@@ -27,7 +27,8 @@ the first run and bound to 127.0.0.1. *Resources* (``resources.py``): what each 
 (``using(num_cpus=..., ...)``), checked against the cluster before any actor starts.
 *Errors*: an actor sends back its exception with its traceback (``remote/errors.py``); an
 actor that dies is a ``WorkerCrashedError``. Closing the run kills every actor it started.
-*Shared state*: ``shared_state.py`` (``pl.ray.Namespace``, kept by an actor).
+*Shared state*: ``shared_state.py`` (``pl.ray.Namespace``, kept by an actor); ``rate.py``:
+the turns of a stage with a ``rate``, kept by one small actor its workers ask.
 
 Ray is an optional extra: ``pip install 'pypeln[ray]'``.
 """
