@@ -41,11 +41,11 @@ _WHERE = {
     "OneShotSourceWarning": "._pipeline.one_shot",
     "StallWarning": "._backends.common.stall",
     "RunIterator": "._pipeline.stage",
-    "Failure": "._worker.failures",
+    "Failure": "._worker.policies.failures",
     "Feed": "._pipeline.feed",
     "FeedStoppedError": "._pipeline.feed",
-    "Retry": "._worker.failures",
-    "SKIP": "._worker.failures",
+    "Retry": "._worker.policies.failures",
+    "SKIP": "._worker.policies.failures",
     "Stage": "._pipeline.stage",
 }
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync", "ray"}
@@ -128,6 +128,6 @@ if TYPE_CHECKING:
     from ._pipeline.feed import Feed, FeedStoppedError
     from ._pipeline.one_shot import OneShotSourceWarning
     from ._pipeline.stage import RunIterator, Stage
-    from ._worker.failures import SKIP, Failure, Retry
     from ._worker.hooks import StageStatus, WorkerInfo
     from ._worker.kernels import Index
+    from ._worker.policies.failures import SKIP, Failure, Retry

@@ -52,7 +52,7 @@ def test_the_issue_signatures() -> None:
     keyword_only = [
         name for name, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
     ]
-    assert keyword_only == ["on_error", "retries", "rate", "ordered"]
+    assert keyword_only == ["on_error", "retries", "rate", "ordered", "key"]
     each = inspect.signature(pl.thread.each).parameters.values()
     assert [p.name for p in each if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD][-1] == "run"
     assert list(inspect.signature(pl.thread.to_iterable).parameters) == [

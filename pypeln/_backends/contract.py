@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from .._worker.counters import Counters, RunStatistics
     from .._worker.hooks import WorkerStatus
     from .._worker.kernels import Element
-    from .._worker.policy import Pause
-    from .._worker.rate import Limiter
+    from .._worker.policies.guards import Pause
+    from .._worker.policies.rate import Limiter
     from .._worker.session import DeadlineFactory
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from .._backends.contract import Backend
 from .sources import source_name
-from .stage import Stage
+from .stage import Stage, function_name
 
 
 @dataclass
@@ -61,6 +61,18 @@ class Node:
     marks: bool = False
     #: An ``ordered`` that streams: what it reads says which items are gone.
     streams: bool = False
+    #: A stage with a ``key``: worker ``i`` reads channel ``keyed_inboxes[i]`` alone (fed by
+    #: the ``route`` node before it); ``inbox`` is the first of them.
+    keyed_inboxes: list[int] = field(default_factory=list)
+
+    def inbox_of(self, index: int) -> int:
+        """The channel worker ``index`` reads."""
+        assert self.inbox is not None
+        return self.keyed_inboxes[index] if self.keyed_inboxes else self.inbox
+
+    def reads(self, channel: int) -> bool:
+        """Whether a worker of this node reads ``channel``."""
+        return channel == self.inbox or channel in self.keyed_inboxes
 
 
 @dataclass
@@ -107,6 +119,16 @@ def mark_streams(nodes: list[Node]) -> None:
                 member.marks = True
 
 
+def router_label(stage: Stage[Any]) -> str:
+    """How errors and reports call the router of a stage with a ``key``.
+
+    >>> import pypeln as pl
+    >>> router_label(pl.thread.map(abs, [], workers=2, key=str))
+    'map(abs) key=str'
+    """
+    return f"{stage.name} key={function_name(stage.key)}"
+
+
 def in_source_order(stage: Stage[Any], backend: Backend) -> bool:
     """Whether ``stage``'s input comes in source order on a backend that runs one element
     at a time through its stages (``sync``): a chain of ``map``, ``filter`` and
@@ -131,13 +153,17 @@ def _lane(ordered: Node, producers: dict[int, list[Node]]) -> list[Node] | None:
     chain: list[Node] = []
     current = ordered
     while True:
-        feeding = producers.get(current.inbox, []) if current.inbox is not None else []
-        if len(feeding) != 1 or feeding[0].outboxes != [current.inbox]:
+        if current.inbox is None:
+            return None
+        inboxes = current.keyed_inboxes or [current.inbox]
+        feeding = producers.get(inboxes[0], [])
+        if len(feeding) != 1 or feeding[0].outboxes != inboxes:
             return None  # merged, fanned out, or read twice
         upstream = feeding[0]
         if upstream.stage is None:  # a source: a plain iterable gives every index
             return None if isinstance(upstream.source, Stage) else chain
-        if upstream.stage.kind not in STREAMING_KINDS:
+        # A router sends each element to one worker of the next stage: it drops nothing.
+        if upstream.stage.kind not in STREAMING_KINDS and upstream.stage.kind != "route":
             return None
         chain.append(upstream)
         current = upstream
@@ -175,9 +201,38 @@ class _Builder:
             return Node(name=source_name(obj, reader), workers=1, source=obj)
         if obj.kind == "from_iterable":
             return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
+        if obj.key is not None:
+            return self._keyed(obj)
         upstream_nodes = [self.visit(upstream, obj.name) for upstream in obj.upstreams]
         workers = obj.workers or 1  # workers=0 (no limit, task): one worker starts the calls
         inbox = self.channel(obj.maxsize, readers=workers)
         for upstream in upstream_nodes:
             self.connect(upstream, inbox)
         return Node(name=obj.name, workers=workers, stage=obj, inbox=inbox)
+
+    def _keyed(self, obj: Stage[Any]) -> Node:
+        """A stage with a ``key``: a ``route`` node reads its input and sends each item to
+        the channel of one worker, chosen by the key. One router decides for the whole
+        stage, so equal keys meet one worker (in arrival order) even where processes hash
+        strings differently."""
+        router: Stage[Any] = Stage(
+            "route",
+            obj.backend,
+            obj.upstreams,
+            obj.key,
+            maxsize=obj.maxsize,
+            label=router_label(obj),
+        )
+        route = self.visit(router)
+        # Each worker's share of the stage's bound (0: none), so the stage holds no more.
+        share = -(-obj.maxsize // obj.workers) if obj.maxsize else 0
+        inboxes = [self.channel(share, readers=1) for _ in range(obj.workers)]
+        for inbox in inboxes:
+            self.connect(route, inbox)
+        return Node(
+            name=obj.name,
+            workers=obj.workers,
+            stage=obj,
+            inbox=inboxes[0],
+            keyed_inboxes=inboxes,
+        )

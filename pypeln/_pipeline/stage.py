@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
 from .._worker.counters import RunStatistics
-from .._worker.failures import OnError, Retry
+from .._worker.policies.failures import OnError, Retry
 from .element import Element
 from .one_shot import is_one_shot, note_reads
 from .stopping import StopRequest
@@ -36,7 +36,7 @@ T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
 
 StageKind = Literal[
-    "from_iterable", "map", "filter", "flat_map", "each", "concat", "ordered", "batch"
+    "from_iterable", "map", "filter", "flat_map", "each", "concat", "ordered", "batch", "route"
 ]
 
 
@@ -58,6 +58,9 @@ class Stage(Generic[T_co]):
     on_error: OnError = "raise"
     #: At most this many calls per second, over all the stage's workers (None: no limit).
     rate: float | None = None
+    #: Items whose ``key(item)`` are equal go to the same worker (None: to any worker).
+    #: A ``route`` stage (the plan adds one) sends each item to its worker by this key.
+    key: Callable[[Any], Any] | None = None
     #: ``batch``: the items per list, and how long its first item may wait for the rest.
     batch_size: int = 0
     batch_wait: float = 0.0
@@ -73,8 +76,7 @@ class Stage(Generic[T_co]):
             return source_name(self.upstreams[0], None)
         if self.f is None:
             return self.kind
-        qualname = getattr(self.f, "__qualname__", type(self.f).__name__)
-        return f"{self.kind}({qualname.rpartition('<locals>.')[2]})"  # no enclosing function
+        return f"{self.kind}({function_name(self.f)})"
 
     def __iter__(self) -> Iterator[T_co]:
         return run_items(self, maxsize=0, return_index=False, stats=RunStatistics())
@@ -93,6 +95,19 @@ class Stage(Generic[T_co]):
 
     def __repr__(self) -> str:
         return f"<{self.backend.name} stage {self.name} workers={self.workers}>"
+
+
+def function_name(fn: object) -> str:
+    """How a stage's name calls the function the user passed: its name, without the
+    enclosing function's.
+
+    >>> def outer():
+    ...     return lambda x: x
+    >>> function_name(outer()), function_name(len)
+    ('<lambda>', 'len')
+    """
+    qualname: str = getattr(fn, "__qualname__", type(fn).__name__)
+    return qualname.rpartition("<locals>.")[2]
 
 
 def source_name(source: object, reader: str | None) -> str:

@@ -5,5 +5,8 @@
 * ``hooks.py``: ``on_start`` / ``on_done`` and what they inject (``worker_info``, ...);
 * ``session.py`` / ``async_session.py``: one worker's life: hooks, ``f``, its timeout;
 * ``counters.py``: what workers drop on purpose (timeouts, filters), per run;
-* ``activity.py``: the batch a worker works through, for the stall report.
+* ``activity.py``: the batch a worker works through, for the stall report;
+* ``order.py`` / ``async_order.py``: ``ordered`` that streams, and the kernels that mark
+  what they drop for it;
+* ``policies/``: error policies, rate limits and keys.
 """

@@ -34,8 +34,8 @@ from .async_kernels import is_awaitable, resolved
 from .counters import Counters
 from .hooks import Call
 from .kernels import SKIP
-from .policy import AsyncGuard
-from .rate import alimited
+from .policies.guards import AsyncGuard
+from .policies.rate import alimited
 from .session import WorkerSession
 
 

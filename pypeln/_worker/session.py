@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .counters import Counters
 from .hooks import Call, WorkerInfo, WorkerStatus, bind, pick
-from .policy import Guard, Pause
-from .rate import Limiter, limited
+from .policies.guards import Guard, Pause
+from .policies.rate import Limiter, limited
 
 if TYPE_CHECKING:
     from .._pipeline.stage import Stage

@@ -34,6 +34,8 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"rate": float("inf")}, ValueError, "rate must be a finite number of calls per"),
     ({"rate": "10/s"}, TypeError, "rate must be a finite number of calls per second > 0"),
     ({"rate": True}, TypeError, "rate must be a finite number of calls per second > 0"),
+    ({"key": "user"}, TypeError, "key must be a function of the item \\(or None\\), got str"),
+    ({"key": 3}, TypeError, "key must be a function of the item \\(or None\\), got int 3"),
 ]
 
 
@@ -59,6 +61,20 @@ def test_workers_zero_is_no_limit_where_the_backend_offers_it(
     else:
         with pytest.raises(ValueError, match=f"^{name}\\(\\): workers must be an int >= 1, got 0$"):
             function(str, [1], workers=0)
+
+
+@pytest.mark.parametrize("name", STAGE_FUNCTIONS)
+def test_a_key_must_be_a_plain_function_with_fixed_workers(backend: ModuleType, name: str) -> None:
+    function = getattr(backend, name)
+
+    async def user_of(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError, match=f"^{name}\\(\\): key must be a plain function .* user_of"):
+        function(str, [1], workers=2, key=user_of)
+    if backend.backend.unlimited_workers:  # pl.task: workers=0 would be no fixed worker
+        with pytest.raises(ValueError, match=f"^{name}\\(\\): key needs a fixed number of workers"):
+            function(str, [1], workers=0, key=abs)
 
 
 @pytest.mark.parametrize("name", STAGE_FUNCTIONS)

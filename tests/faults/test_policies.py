@@ -61,6 +61,23 @@ def test_a_policy_function_that_raises_fails_the_run(name: str, at: int) -> None
     assert f"pypeln: stage '{stage.upstreams[0].name}'" in "\n".join(caught.value.__notes__)
 
 
+@pytest.mark.parametrize(("name", "at"), POLICY_CASES)
+def test_a_key_function_that_raises_fails_the_run(name: str, at: int) -> None:
+    def user_of(x: int) -> int:
+        if x == at:
+            raise HandlerFault(f"no user for {at}")
+        return x % 4
+
+    api = namespace_of(name)
+    stage = api.map(abs, range(40), workers=2, maxsize=1)
+    stage = api.map(function(name), stage, workers=3, maxsize=1, on_error="skip", key=user_of)
+    stage = api.map(abs, stage, maxsize=1)
+    with pytest.raises(HandlerFault, match=f"^no user for {at}\n") as caught:
+        list(stage)
+    key_stage = stage.upstreams[0].name
+    assert f"pypeln: stage '{key_stage} key=user_of' failed on element" in caught.value.__notes__[0]
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_retries_waiting_while_the_consumer_breaks_out(name: str) -> None:
     # Every odd item's call fails and waits a minute before its next attempt: the run must

@@ -182,3 +182,19 @@ def test_ordered_true_is_the_list_comprehension(
     assert list(backend.map(f, xs, workers=n, maxsize=size, ordered=True)) == [f(x) for x in xs]
     flat = backend.flat_map(expand, xs, workers=n, maxsize=size, ordered=True)
     assert list(flat) == [y for x in xs for y in expand(x)]
+
+
+@LAW_SETTINGS
+@given(backends, data, workers, maxsizes, st.integers(1, 6))
+def test_each_key_reaches_one_worker_in_input_order(
+    backend: ModuleType, xs: list[int], n: int, size: int, keys: int
+) -> None:
+    def tagged(x: int, worker_info: pl.WorkerInfo) -> tuple[int, int]:
+        return x, worker_info.index
+
+    results = list(backend.map(tagged, xs, workers=n, maxsize=size, key=lambda x: x % keys))
+    assert Counter(x for x, _ in results) == Counter(xs)
+    for key in range(keys):
+        mine = [(x, worker) for x, worker in results if x % keys == key]
+        assert len({worker for _, worker in mine}) <= 1
+        assert [x for x, _ in mine] == [x for x in xs if x % keys == key]

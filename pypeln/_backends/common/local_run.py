@@ -27,8 +27,8 @@ from ..._pipeline.stage import Stage
 from ..._worker.activity import WorkerActivity
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import ActiveWorkers
-from ..._worker.policy import Pause
-from ..._worker.rate import Limiter, Schedule
+from ..._worker.policies.guards import Pause
+from ..._worker.policies.rate import Limiter, Schedule
 from ..._worker.session import DeadlineFactory
 from ..contract import Backend, ChannelStatistics, Run, WorkerContext
 from .batching import MAX_BATCH

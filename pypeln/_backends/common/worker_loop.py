@@ -21,6 +21,7 @@ from ..._pipeline.stage import close_iterator
 from ..._worker.activity import WorkerActivity
 from ..._worker.kernels import Element, batch_elements
 from ..._worker.order import kernel_for
+from ..._worker.policies.keys import destination_of
 from ..._worker.session import WorkerSession
 from ..contract import NOTHING_YET, ChannelReader, ChannelWriter, WorkerContext
 from .batching import BatchSizer, OutputBatches, reader_batch
@@ -37,6 +38,8 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
             # Unlabelled: the except clause below names this source on any error.
             elements = elements_of(node.source, node.name, context.statistics, labelled=False)
             _pump(elements, outboxes)
+        elif node.stage.kind == "route":
+            _route(node, context, outboxes)
         else:
             _work(node, index, context, outboxes)
         for outbox in writers.values():
@@ -44,7 +47,9 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
     except Stopped:
         pass
     except BaseException as error:
-        mark_stage(error, node.name, index if node.stage is not None else None)
+        # A source and a router (one per stage) are no stage's numbered worker.
+        worker = index if node.stage is not None and node.stage.kind != "route" else None
+        mark_stage(error, node.name, worker)
         context.fail(error)
 
 
@@ -76,7 +81,7 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
         call = session.open()
         with _Output(outboxes, context.max_batch) as output:
             outputs.append(output)
-            inbox = context.reader(node.inbox)
+            inbox = context.reader(node.inbox_of(index))
             activity = context.activity(node, index)
             if stage.kind == "batch":  # it reads with a timeout: not through _inputs
                 taker = _Taker(inbox, output, activity)
@@ -94,8 +99,19 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     session.close()
 
 
+def _route(node: Node, context: WorkerContext, outboxes: list[ChannelWriter]) -> None:
+    """The router of a stage with a ``key``: each element goes to the outbox of its worker."""
+    stage = node.stage
+    assert stage is not None and stage.f is not None and node.inbox is not None
+    destination = destination_of(stage.f, len(outboxes), node.name)
+    routed = _Routed([_Output([outbox], context.max_batch) for outbox in outboxes])
+    with routed:
+        inputs = _inputs(context.reader(node.inbox), 1, routed, context.activity(node, 0))
+        routed.drain(inputs, destination)
+
+
 def _inputs(
-    inbox: ChannelReader, workers: int, output: _Output, activity: WorkerActivity
+    inbox: ChannelReader, workers: int, output: _Output | _Routed, activity: WorkerActivity
 ) -> Iterator[Element]:
     sizer = BatchSizer(min(reader_batch(inbox.maxsize, workers), output.sizer.cap))
     returned = 0
@@ -204,6 +220,14 @@ class _Output(OutputBatches):
         self.pause()
         self.release()
 
+    def add(self, element: Element) -> None:
+        """``drain`` one element at a time (a single outbox): batch it, flush when the batch
+        is full or a reader waits."""
+        self._targets[0].append(element)
+        self._held += 1
+        if self._held >= self._limit or self.outboxes[0].hungry:
+            self.flush()
+
     def flush(self) -> None:
         """Hand on what is held; reserve room for the next batch."""
         self._hand_on(more=True)
@@ -225,6 +249,46 @@ class _Output(OutputBatches):
     def _broadcast(self, element: Element) -> None:
         for pending in self._targets:
             pending.append(element)
+
+
+class _Routed:
+    """A router's output: one ``_Output`` per worker of the keyed stage, each element added
+    to the one its key picks; flushed, paused and released together."""
+
+    def __init__(self, outputs: list[_Output]) -> None:
+        self._outputs = outputs
+        self.bounded = any(output.bounded for output in outputs)
+        self.sizer = min((output.sizer for output in outputs), key=lambda sizer: sizer.cap)
+
+    def __enter__(self) -> _Routed:
+        for output in self._outputs:
+            output.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for output in self._outputs:
+            output.__exit__()
+
+    def drain(self, elements: Iterable[Element], destination: Callable[[Element], int]) -> None:
+        """Add every element to its worker's output; at the end, hand on what is held."""
+        outputs = self._outputs
+        for element in elements:
+            outputs[destination(element)].add(element)
+        self.pause()
+        self.release()
+
+    def pause(self) -> None:
+        for output in self._outputs:
+            output.pause()
+
+    def release(self) -> None:
+        for output in self._outputs:
+            if output.bounded:
+                output.release()
+
+    def resume(self) -> None:
+        for output in self._outputs:
+            output.resume()
 
 
 class _AnyOf:

@@ -25,8 +25,8 @@ from ..._pipeline.plan import Node
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
 from ..._worker.kernels import SKIP
-from ..._worker.policy import Pause
-from ..._worker.rate import Limiter
+from ..._worker.policies.guards import Pause
+from ..._worker.policies.rate import Limiter
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.deadline import ThreadDeadline
@@ -162,6 +162,7 @@ class ChildContext(WorkerContext):
     def __init__(self, spec: WorkerSpec) -> None:
         self.node = Node(spec.node.name, spec.node.workers, None, None, spec.node.inbox)
         self.node.marks, self.node.streams = spec.node.marks, spec.node.streams
+        self.node.keyed_inboxes = spec.node.keyed_inboxes
         self.node.outboxes = spec.node.outboxes
         self.spec = spec
         self.statistics = RunStatistics()  # only a source would use it: sources stay home

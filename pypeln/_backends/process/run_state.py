@@ -18,7 +18,7 @@ from ..._errors import SerializationError
 from ..._pipeline.stage import Stage
 from ..._worker.counters import COUNTERS
 from ..._worker.hooks import StageStatus
-from ..._worker.rate import NANOSECONDS, next_turn
+from ..._worker.policies.rate import NANOSECONDS, next_turn
 from ..remote.pickling import dumps
 from .channel import SharedInts
 from .memory.arrays import shared_array

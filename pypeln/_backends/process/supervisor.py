@@ -26,8 +26,8 @@ from ..._pipeline.plan import Node, compile_plan
 from ..._pipeline.stage import Stage
 from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import WorkerStatus
-from ..._worker.policy import Pause
-from ..._worker.rate import Limiter
+from ..._worker.policies.guards import Pause
+from ..._worker.policies.rate import Limiter
 from ..._worker.session import DeadlineFactory
 from ..common.batching import MAX_BATCH
 from ..common.consumer import join_threads
@@ -147,6 +147,7 @@ class ProcessRun(Run):
                 continue
             shipped = Node(node.name, node.workers, ShippedStage(node.stage), None, node.inbox)  # type: ignore[arg-type]
             shipped.marks, shipped.streams = node.marks, node.streams
+            shipped.keyed_inboxes = node.keyed_inboxes
             shipped.outboxes = node.outboxes
             for index in range(node.workers):
                 self.statistics.add(node.name, counters[counter])
@@ -162,8 +163,8 @@ class ProcessRun(Run):
     def _spec(
         self, node: Node, shipped: Node, index: int, counters: Any, counter: int, position: int
     ) -> WorkerSpec:
-        assert node.inbox is not None
-        channels = {node.inbox: self._wirings[node.inbox].view(None)}
+        inbox = node.inbox_of(index)
+        channels = {inbox: self._wirings[inbox].view(None)}
         slots, routes = {}, {}
         for outbox in node.outboxes:
             slots[outbox] = self._slots[id(node), index, outbox]
@@ -270,7 +271,7 @@ class ProcessRun(Run):
         """Who reads ``channel``, as errors name it."""
         if channel == self.plan.output:
             return "the consumer"
-        name = next(node.name for node in self.plan.nodes if node.inbox == channel)
+        name = next(node.name for node in self.plan.nodes if node.reads(channel))
         return f"the worker processes of stage {name!r}"
 
     def stall_report(self, channels: Sequence[ChannelStatistics]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from ..._worker.rate import Schedule
+from ..._worker.policies.rate import Schedule
 
 
 class _Keeper:

@@ -157,9 +157,8 @@ class RayRun(LocalRun[ThreadChannel]):
         waiting at its actor as it works. Into a channel between actors (``_passes_refs``),
         results go as ``Results`` that the driver does not read.
         """
-        assert node.inbox is not None
-        inbox = self.reader(node.inbox)
-        reads_results = node.inbox in self._ref_channels
+        inbox = self.reader(node.inbox_of(index))
+        reads_results = node.inbox_of(index) in self._ref_channels
         writers = {channel: self.writer(channel) for channel in dict.fromkeys(node.outboxes)}
         passes = {channel: channel in self._ref_channels for channel in writers}
         copies = {channel: node.outboxes.count(channel) for channel in writers}
@@ -328,7 +327,9 @@ def _between_actors(plan: Plan) -> set[int]:
 
 def _acts(node: Node) -> bool:
     """Whether ``node``'s workers are actors: a stage that runs a function of the user's."""
-    return node.stage is not None and node.stage.f is not None
+    # A router (``route``) runs the stage's key function in a driver thread: one process
+    # hashes every key, so equal keys meet one worker.
+    return node.stage is not None and node.stage.f is not None and node.stage.kind != "route"
 
 
 def _raise(packed: bytes | None) -> None:

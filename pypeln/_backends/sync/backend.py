@@ -9,19 +9,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import partial
 from itertools import chain, islice, tee
 from typing import Any
 
 from ..._errors import mark_stage
-from ..._pipeline.plan import in_source_order
+from ..._pipeline.plan import in_source_order, router_label
 from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.counters import RunStatistics
 from ..._worker.hooks import ActiveWorkers
 from ..._worker.kernels import KERNELS, Element, Take, batch_elements
-from ..._worker.rate import Schedule
+from ..._worker.policies.keys import destination_of
+from ..._worker.policies.rate import Schedule
 from ..._worker.session import WorkerSession
 from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
@@ -78,6 +79,8 @@ class _SyncRun:
             return self.elements(obj.upstreams[0], obj.name)
         streams = [self.elements(up, source_name(up, obj.name)) for up in obj.upstreams]
         inputs = streams[0] if len(streams) == 1 else chain.from_iterable(streams)
+        if obj.key is not None:  # one worker takes every key, but a key that fails still fails
+            inputs = _keyed(inputs, obj.key, router_label(obj))
         if obj.kind == "batch":  # the consumer's thread reads: a wait is checked per item
             return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
         if obj.kind == "ordered" and in_source_order(obj, self.backend):
@@ -108,6 +111,19 @@ def _count_readers(last: Stage[Any], backend: SyncBackend) -> Counter[int]:
                 if readers[id(upstream)] == 1:
                     pending.append(upstream)
     return readers
+
+
+def _keyed(inputs: Iterator[Element], key: Callable[[Any], Any], label: str) -> Iterator[Element]:
+    """``inputs``, each item's key checked as a router would (it raises, or cannot be
+    hashed: the run fails, naming the router)."""
+    destination = destination_of(key, 1, label)
+    try:
+        for element in inputs:
+            destination(element)
+            yield element
+    except Exception as error:
+        mark_stage(error, label, None)
+        raise
 
 
 def _one_at_a_time(inputs: Iterator[Element]) -> Take:

@@ -47,7 +47,7 @@ from ..._worker.counters import Counters, RunStatistics
 from ..._worker.hooks import Call, WorkerStatus
 from ..._worker.kernels import Element
 from ..._worker.order import Reorder
-from ..._worker.rate import Limiter
+from ..._worker.policies.rate import Limiter
 from ..common.batching import MAX_BATCH, BatchSizer, OutputBatches, reader_batch
 from ..common.stop_signal import StopSignal
 from .channel import LoopChannel
@@ -135,7 +135,7 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
         call = await session.aopen()
         with AsyncOutput(outboxes, context.max_batch) as output:
             outputs.append(output)
-            batches = _Batches(context.reader(node.inbox), node.workers, output)
+            batches = _Batches(context.reader(node.inbox_of(index)), node.workers, output)
             if stage.kind == "ordered":
                 await (_streaming_ordered if node.streams else _ordered)(batches, output)
             elif stage.workers == 0:

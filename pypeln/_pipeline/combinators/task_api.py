@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ..._worker.failures import OnError, Retry
+from ..._worker.policies.failures import OnError, Retry
 from ..stage import Stage
 from .api import Api
 from .partial import Pipe
-from .transforms import Hook
+from .transforms import Hook, KeyFunction
 
 R = TypeVar("R")
 
@@ -44,6 +44,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -61,6 +62,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     @overload
@@ -78,6 +80,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -95,6 +98,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     def map(
@@ -111,6 +115,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         return super().map(
             f,
@@ -124,6 +129,7 @@ class TaskApi(Api):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
 
     @overload
@@ -141,6 +147,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -158,6 +165,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     @overload
@@ -175,6 +183,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -192,6 +201,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -208,6 +218,7 @@ class TaskApi(Api):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         return super().flat_map(
             f,
@@ -221,6 +232,7 @@ class TaskApi(Api):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
 
     map.__doc__ = Api.map.__doc__

@@ -11,12 +11,12 @@ ValueError: map(): workers must be an int >= 1, got 0
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Hashable, Iterable
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 from ..._worker.async_kernels import is_async_callable
-from ..._worker.failures import OnError, Retry
 from ..._worker.hooks import check_injections
+from ..._worker.policies.failures import OnError, Retry
 from ..stage import Stage, StageKind
 from .flows import Flows
 from .partial import Pipe, RunPipe, SameTypePipe, Source
@@ -24,6 +24,7 @@ from .validation import (
     check_bool,
     check_function,
     check_hook,
+    check_key,
     check_maxsize,
     check_on_error,
     check_plain_function,
@@ -38,6 +39,8 @@ from .validation import (
 T = TypeVar("T")
 R = TypeVar("R")
 Hook = Callable[..., Any]
+#: ``key=``: a function of the item whose value says which worker gets it.
+KeyFunction = Callable[[Any], Hashable]
 
 
 class StageOptions(TypedDict, total=False):
@@ -52,6 +55,7 @@ class StageOptions(TypedDict, total=False):
     retries: int | Retry
     rate: float | None
     ordered: bool
+    key: KeyFunction | None
 
 
 class Transforms(Flows):
@@ -77,6 +81,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -94,6 +99,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     def map(
@@ -110,6 +116,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         """Apply ``f`` to every item, with ``workers`` calls running at once.
 
@@ -140,6 +147,9 @@ class Transforms(Flows):
                 workers (None: no limit); up to ``workers`` calls may start at once.
             ordered: emit the results in input order (as ``ordered`` after the stage does:
                 each as soon as every one before it is done).
+            key: a function of the item: items with equal keys all go to the same worker,
+                in their arrival order, so per-key state kept in ``on_start`` resources is
+                safe (None: any worker takes any item).
 
         >>> import pypeln as pl
         >>> sorted(pl.thread.map(lambda x: x * 2, range(4), workers=2))
@@ -157,6 +167,7 @@ class Transforms(Flows):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -177,6 +188,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[R]: ...
 
     @overload
@@ -194,6 +206,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[R]: ...
 
     def flat_map(
@@ -210,6 +223,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | Pipe[Any]:
         """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
 
@@ -233,6 +247,7 @@ class Transforms(Flows):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
         return Pipe(build) if stage is None else build(stage)
 
@@ -253,6 +268,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> SameTypePipe: ...
 
     @overload
@@ -270,6 +286,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[T]: ...
 
     def filter(
@@ -286,6 +303,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | SameTypePipe:
         """Keep the items for which ``f(x)`` is truthy. Arguments as in ``map``.
 
@@ -305,6 +323,7 @@ class Transforms(Flows):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
         return SameTypePipe(build) if stage is None else build(stage)
 
@@ -326,6 +345,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Pipe[Any]: ...
 
     @overload
@@ -344,6 +364,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> RunPipe: ...
 
     @overload
@@ -362,6 +383,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any]: ...
 
     @overload
@@ -380,6 +402,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> None: ...
 
     @overload
@@ -398,6 +421,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | None: ...
 
     def each(
@@ -415,6 +439,7 @@ class Transforms(Flows):
         retries: int | Retry = 0,
         rate: float | None = None,
         ordered: bool = False,
+        key: KeyFunction | None = None,
     ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
@@ -441,6 +466,7 @@ class Transforms(Flows):
             retries=retries,
             rate=rate,
             ordered=ordered,
+            key=key,
         )
         if stage is None:
             return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
@@ -465,6 +491,7 @@ class Transforms(Flows):
         retries: int | Retry,
         rate: float | None,
         ordered: bool,
+        key: KeyFunction | None,
     ) -> Callable[[Source], Stage[Any]]:
         """Check every argument now and return what builds the stage once the source is known."""
         check_function(kind, "f", f)
@@ -481,6 +508,7 @@ class Transforms(Flows):
             "on_error": check_on_error(kind, on_error),
             "retry": check_retries(kind, retries),
             "rate": check_rate(kind, rate),
+            "key": check_key(kind, key, workers),
         }
         if not backend.async_workers:  # an async function's calls would only make coroutines
             handler = on_error if callable(on_error) else None

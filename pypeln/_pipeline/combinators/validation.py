@@ -16,7 +16,8 @@ from functools import partial
 from typing import Any
 
 from ..._worker.async_kernels import is_async_callable
-from ..._worker.failures import OnError, Retry
+from ..._worker.policies.failures import OnError, Retry
+from ..stage import function_name
 
 
 def check_function(api: str, name: str, value: object) -> Callable[..., Any]:
@@ -152,6 +153,33 @@ def check_rate(api: str, value: object) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{expected} {value!r}")
     return float(value)
+
+
+def check_key(api: str, value: object, workers: object) -> Callable[[Any], Any] | None:
+    """``key=``: None or a plain function, on a stage with a fixed number of workers.
+
+    >>> check_key("map", "name", 2)
+    Traceback (most recent call last):
+    ...
+    TypeError: map(): key must be a function of the item (or None), got str 'name'
+    """
+    if value is None:
+        return None
+    if not callable(value):
+        raise TypeError(
+            f"{api}(): key must be a function of the item (or None), got {_describe(value)}"
+        )
+    if is_async_callable(value):
+        raise TypeError(
+            f"{api}(): key must be a plain function (it picks a worker before any call "
+            f"starts), got the async function {function_name(value)}"
+        )
+    if workers == 0:
+        raise ValueError(
+            f"{api}(): key needs a fixed number of workers (each key goes to one of them), "
+            "got workers=0"
+        )
+    return value
 
 
 def check_bool(api: str, name: str, value: object) -> bool:

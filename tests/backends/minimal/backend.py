@@ -41,7 +41,7 @@ from pypeln._worker.activity import WorkerActivity
 from pypeln._worker.counters import Counters, RunStatistics
 from pypeln._worker.hooks import ActiveWorkers
 from pypeln._worker.kernels import Element
-from pypeln._worker.rate import Limiter, Schedule
+from pypeln._worker.policies.rate import Limiter, Schedule
 
 
 class MinimalBackend(Backend):

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from .._errors import add_note
+from ..._errors import add_note
 
 
 class _Skip:

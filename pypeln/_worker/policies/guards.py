@@ -8,7 +8,7 @@ with ``on_error="raise"`` the last error goes on to the kernel, which labels it.
 
 >>> import time
 >>> from pypeln._worker.counters import WorkerCounters
->>> from pypeln._worker.failures import Retry
+>>> from pypeln._worker.policies.failures import Retry
 >>> calls = []
 >>> def flaky(x):
 ...     calls.append(x)
@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .async_kernels import is_awaitable
-from .counters import Counters
+from ..async_kernels import is_awaitable
+from ..counters import Counters
+from ..kernels import SKIP
 from .failures import SKIP as USER_SKIP
 from .failures import Failure, OnError, Retry
-from .kernels import SKIP
 
 NO_RETRY = Retry(attempts=1)
 

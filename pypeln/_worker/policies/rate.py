@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .async_kernels import is_awaitable
+from ..async_kernels import is_awaitable
 
 NANOSECONDS = 1_000_000_000
 
