@@ -183,6 +183,14 @@ def build_targets(cores: int) -> dict[tuple[str, str], Target]:
         targets[("memory", f"{backend} maxsize={MEMORY_MAXSIZE}")] = Target(
             "maxsize bounds memory", "MB", "Pool(1).imap", (at_most(MEMORY_BOUND_MB),)
         )
+    # Issue 14: the default bound costs nothing over no bound.
+    for backend in ("thread", "task (async f)", "process"):
+        targets[("bounded", f"{backend} default")] = Target(
+            "memory is bounded by default, at no cost",
+            rate,
+            f"{backend} maxsize=0",
+            (at_least(0.90, RATIO),),
+        )
     # Issue 14: ordered streams, in little memory.
     ordered = "thread workers=8, ordered=True"
     streams = "ordered streams, in little memory"

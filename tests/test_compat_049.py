@@ -124,6 +124,11 @@ def test_the_reference_is_read(wheel: zipfile.ZipFile) -> None:
     ]
 
 
+#: The defaults 0.5 changes on purpose (the migration page says why), as (parameter, 0.4.9's
+#: default, ours): a stage's queue is bounded by default; ``maxsize=0`` still means unbounded.
+CHANGED_DEFAULTS = {("maxsize", 0, None)}
+
+
 def mismatches(reference: Reference, ours: Callable[..., Any]) -> list[str]:
     """How ``ours`` fails to accept what 0.4.9's function accepted (empty when it does)."""
     params = list(inspect.signature(ours).parameters.values())
@@ -136,7 +141,7 @@ def mismatches(reference: Reference, ours: Callable[..., Any]) -> list[str]:
         param = positional[position]
         if param.name != name or param.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
             problems.append(f"position {position} is {param}, 0.4.9 had {name}")
-        elif param.default != default:
+        elif param.default != default and (name, default, param.default) not in CHANGED_DEFAULTS:
             problems.append(f"{name} defaults to {param.default!r}, 0.4.9's to {default!r}")
     for extra in positional[len(reference.positional) :]:
         if extra.default is NO_DEFAULT:

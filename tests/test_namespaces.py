@@ -45,7 +45,7 @@ def test_the_issue_signatures() -> None:
     ]
     assert str(signature.replace(parameters=by_position)) == (
         "(f: 'Callable[..., Any]', stage: 'Iterable[Any] | AsyncIterable[Any] | None' = None, "
-        "workers: 'int' = 1, maxsize: 'int' = 0, timeout: 'float' = 0, "
+        "workers: 'int' = 1, maxsize: 'int | None' = None, timeout: 'float' = 0, "
         "on_start: 'Hook | None' = None, on_done: 'Hook | None' = None) "
         "-> 'Stage[Any] | Pipe[Any]'"
     )

@@ -1,5 +1,5 @@
-"""What small bounds cost: the trivial pipeline with ``maxsize`` 1, 4, 64, 1024 and 0 on every
-stage.
+"""What bounds cost: the trivial pipeline with ``maxsize`` 1, 4, 64, 1024, the default (None:
+a bound the plan sizes) and 0 on every stage.
 
 ``maxsize`` bounds everything that waits in front of a stage, the batches producers and
 readers hold included, so a small bound means small hand-offs. ``bounded`` runs
@@ -29,7 +29,7 @@ from ..results import EARLIER, PYPELN, Row, ScenarioResult, rate
 from ..workloads import adouble, ainc, ais_even, checksum, double, inc, is_even
 from .common import available_backends, default_start_note
 
-BOUNDS = (1, 4, 64, 1024, 0)
+BOUNDS: tuple[int | None, ...] = (1, 4, 64, 1024, None, 0)
 BACKENDS = ("thread", "task", "process")
 # Elements per run, (full, --quick): small bounds are slow, and a run stays near a second.
 COUNTS = {
@@ -37,11 +37,12 @@ COUNTS = {
     4: (20_000, 4_000),
     64: (100_000, 10_000),
     1024: (200_000, 20_000),
+    None: (200_000, 20_000),
     0: (200_000, 20_000),
 }
 
 
-def bounded_chain(module: Any, n: int, maxsize: int, asynchronous: bool) -> list[int]:
+def bounded_chain(module: Any, n: int, maxsize: int | None, asynchronous: bool) -> list[int]:
     """The trivial pipeline with ``maxsize`` on every stage (``async def`` functions if asked)."""
     fs = (ainc, ais_even, adouble) if asynchronous else (inc, is_even, double)
     stage = module.map(fs[0], range(n), workers=1, maxsize=maxsize)
@@ -50,9 +51,10 @@ def bounded_chain(module: Any, n: int, maxsize: int, asynchronous: bool) -> list
     return list(stage)
 
 
-def row_name(backend: str, maxsize: int, label: str = "") -> str:
+def row_name(backend: str, maxsize: int | None, label: str = "") -> str:
     name = "task (async f)" if backend == "task" else backend
-    return f"{name} maxsize={maxsize}" + (f" @ {label}" if label else "")
+    bound = "default" if maxsize is None else f"maxsize={maxsize}"
+    return f"{name} {bound}" + (f" @ {label}" if label else "")
 
 
 def bounded(options: Options) -> ScenarioResult:
@@ -87,7 +89,9 @@ def bounded(options: Options) -> ScenarioResult:
                 run = partial(bounded_chain, api, n, maxsize, backend == "task")
                 check = same_items(generator_chain(n))
                 contenders.append(Contender(row_name(backend, maxsize), run, check))
-                if server is not None:
+                # A baseline checkout's default may be another bound: its row would compare
+                # unlike with like.
+                if server is not None and maxsize is not None:
                     name = row_name(backend, maxsize, label)
                     counts[name] = n
                     asked = partial(server.run, backend, n, maxsize)
@@ -105,11 +109,12 @@ def bounded(options: Options) -> ScenarioResult:
                     rate(counts[row_name(backend, maxsize, labelled)]),
                 )
                 for maxsize in BOUNDS
+                if row_name(backend, maxsize, labelled) in timings
             }
             for maxsize, row in rows.items():
                 row.relate(rows[0].value, to=row_name(backend, 0, labelled))
-                if label and not labelled:
-                    twin = timings[row_name(backend, maxsize, label)]
+                twin = timings.get(row_name(backend, maxsize, label)) if label else None
+                if twin is not None and not labelled:
                     if twin.ok:
                         row.compare(label, counts[row_name(backend, maxsize, label)] / twin.median)
                 result.rows.append(row)

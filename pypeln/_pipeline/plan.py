@@ -35,6 +35,28 @@ from .._backends.contract import Backend
 from .sources import source_name
 from .stage import Stage, function_name
 
+#: The bound of a stage's input queue when its ``maxsize`` is None (the default): large
+#: enough that batches of items move between workers as they would without a bound (the
+#: throughput of the trivial pipelines stays that of ``maxsize=0``), small enough that a
+#: consumer that stops lets each stage run only a few thousand items ahead.
+AUTOMATIC_MAXSIZE = 2048
+#: ... and per worker, for stages with many workers (each takes batches of its share).
+AUTOMATIC_MAXSIZE_PER_WORKER = 64
+
+
+def bound_of(stage: Stage[Any]) -> int:
+    """The bound of ``stage``'s input queue, in items (0: none).
+
+    >>> import pypeln as pl
+    >>> [bound_of(pl.thread.map(abs, [], workers=w, maxsize=m)) for w, m in [(1, 8), (1, 0)]]
+    [8, 0]
+    >>> bound_of(pl.thread.map(abs, [])), bound_of(pl.thread.map(abs, [], workers=100))
+    (2048, 6400)
+    """
+    if stage.maxsize is not None:
+        return stage.maxsize
+    return max(AUTOMATIC_MAXSIZE, AUTOMATIC_MAXSIZE_PER_WORKER * stage.workers)
+
 
 @dataclass
 class ChannelSpec:
@@ -43,6 +65,9 @@ class ChannelSpec:
     maxsize: int
     producers: int = 0
     readers: int = 1
+    #: Its bound is the automatic one (no ``maxsize`` given): a backend may carry something
+    #: else than items there, and count it instead (``ray``: one reference per call).
+    automatic: bool = False
 
 
 @dataclass
@@ -88,8 +113,9 @@ def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
     """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``."""
     builder = _Builder(backend)
     last = builder.visit(stage)
-    own_bound = stage.maxsize if backend.runs_with(stage.backend) else 0
+    own_bound = bound_of(stage) if backend.runs_with(stage.backend) else 0
     output = builder.channel(maxsize or own_bound, readers=1)
+    builder.channels[output].automatic = not maxsize and stage.maxsize is None
     builder.connect(last, output)
     mark_streams(builder.nodes)
     return Plan(builder.nodes, builder.channels, output)
@@ -184,8 +210,8 @@ class _Builder:
             self.nodes.append(node)
         return node
 
-    def channel(self, maxsize: int, readers: int) -> int:
-        self.channels.append(ChannelSpec(maxsize=maxsize, readers=readers))
+    def channel(self, maxsize: int, readers: int, automatic: bool = False) -> int:
+        self.channels.append(ChannelSpec(maxsize=maxsize, readers=readers, automatic=automatic))
         return len(self.channels) - 1
 
     def connect(self, producer: Node, channel: int) -> None:
@@ -193,19 +219,20 @@ class _Builder:
         if channel not in producer.outboxes:  # a second reference adds copies, not writers
             spec.producers += producer.workers
         if producer.maxsize and (spec.maxsize == 0 or producer.maxsize < spec.maxsize):
-            spec.maxsize = producer.maxsize
+            spec.maxsize, spec.automatic = producer.maxsize, False
         producer.outboxes.append(channel)
 
     def _node(self, obj: Iterable[Any], reader: str | None) -> Node:
         if not isinstance(obj, Stage) or not self.backend.runs_with(obj.backend):
             return Node(name=source_name(obj, reader), workers=1, source=obj)
         if obj.kind == "from_iterable":
-            return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=obj.maxsize)
+            own = obj.maxsize or 0  # from_iterable's own bound on what waits downstream
+            return Node(name=obj.name, workers=1, source=obj.upstreams[0], maxsize=own)
         if obj.key is not None:
             return self._keyed(obj)
         upstream_nodes = [self.visit(upstream, obj.name) for upstream in obj.upstreams]
         workers = obj.workers or 1  # workers=0 (no limit, task): one worker starts the calls
-        inbox = self.channel(obj.maxsize, readers=workers)
+        inbox = self.channel(bound_of(obj), readers=workers, automatic=obj.maxsize is None)
         for upstream in upstream_nodes:
             self.connect(upstream, inbox)
         return Node(name=obj.name, workers=workers, stage=obj, inbox=inbox)
@@ -225,8 +252,10 @@ class _Builder:
         )
         route = self.visit(router)
         # Each worker's share of the stage's bound (0: none), so the stage holds no more.
-        share = -(-obj.maxsize // obj.workers) if obj.maxsize else 0
-        inboxes = [self.channel(share, readers=1) for _ in range(obj.workers)]
+        bound = bound_of(obj)
+        share = -(-bound // obj.workers) if bound else 0
+        automatic = obj.maxsize is None
+        inboxes = [self.channel(share, readers=1, automatic=automatic) for _ in range(obj.workers)]
         for inbox in inboxes:
             self.connect(route, inbox)
         return Node(

@@ -49,7 +49,8 @@ class Stage(Generic[T_co]):
     upstreams: tuple[Iterable[Any], ...]
     f: Callable[..., Any] | None = None
     workers: int = 1
-    maxsize: int = 0
+    #: The bound of its input queue, in items (0: none; None: one the plan sizes).
+    maxsize: int | None = None
     timeout: float = 0.0
     on_start: Callable[..., Any] | None = None
     on_done: Callable[..., Any] | None = None

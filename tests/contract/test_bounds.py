@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from pypeln._backends.common.stall import StallWarning
+from pypeln._pipeline.plan import AUTOMATIC_MAXSIZE
 from tests.shared import Shared
 
 STALL_AFTER = "0.2"  # seconds without a move before the run reports a stall
@@ -138,3 +139,23 @@ def test_a_stage_bound_counts_what_producers_hold(
             g.release.set()  # every g returns: the run goes on to its end
             consumer.join(timeout=30)
     assert not consumer.is_alive() and len(f.calls) == INPUT
+
+
+@pytest.mark.timeout(60)
+def test_every_stage_is_bounded_by_default(
+    concurrent_backend: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A consumer that stops after one item lets a 2-stage pipeline read its source only a few
+    # thousand items ahead (each stage's automatic bound, plus what is in hands), not all.
+    api = concurrent_backend
+    shared = shared_for(api, manager)
+    f = AsyncCounted(shared, AUTOMATIC_MAXSIZE) if api.backend.async_workers else None
+    f = f or Counted(shared, AUTOMATIC_MAXSIZE)
+    with stall_reports(monkeypatch) as reported:
+        stage = api.map(f, range(100_000), workers=2)
+        iterator = api.to_iterable(api.map(abs, stage, workers=2))
+        try:
+            assert next(iter(iterator)) in range(100_000)
+            assert wait_for_rest(f, reported) <= 8 * AUTOMATIC_MAXSIZE
+        finally:
+            iterator.close()

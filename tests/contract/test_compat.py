@@ -62,9 +62,13 @@ def test_use_thread_changes_nothing_and_must_be_a_bool(backend: ModuleType) -> N
 
 
 def test_ordered_checks_its_maxsize(backend: ModuleType) -> None:
-    with pytest.raises(ValueError, match=r"^ordered\(\): maxsize must be an int >= 0, got -1"):
+    with pytest.raises(
+        ValueError, match=r"^ordered\(\): maxsize must be an int >= 0 or None, got -1"
+    ):
         backend.ordered([1], maxsize=-1)
-    with pytest.raises(ValueError, match=r"^ordered\(\): maxsize must be an int >= 0, got -2"):
+    with pytest.raises(
+        ValueError, match=r"^ordered\(\): maxsize must be an int >= 0 or None, got -2"
+    ):
         backend.ordered(maxsize=-2)
 
 

@@ -1,9 +1,10 @@
 """``RayRun``: one run of a plan whose stage workers are Ray actors (see the package docstring).
 
-Channels live in the driver (``ThreadChannel``). Between two stages of actors, an unbounded
-channel carries each call's results as a reference (``Results``): the next actor reads
-them from Ray, and the driver does not unpickle them (a bound counts items, so a bounded
-channel, or one into a stage whose output is bounded, carries the items). Each actor has a
+Channels live in the driver (``ThreadChannel``). Between two stages of actors, a channel
+without a bound the user gave carries each call's results as a reference (``Results``):
+the next actor reads them from Ray, and the driver does not unpickle them; its automatic
+bound counts calls (``REF_CALLS``). A bound the user gave counts items, so such a channel,
+or one into a stage whose output has one, carries the items. Each actor has a
 thread in the driver that
 feeds it batches from its stage's channel, keeps ``IN_FLIGHT`` batches queued at the actor
 so that it never idles between calls, and hands its results on. Sources and the stages
@@ -25,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import ray
@@ -50,6 +52,8 @@ from .values import pack, unpack
 
 #: Batches queued at an actor beyond the one it works on.
 IN_FLIGHT = 2
+#: The automatic bound of a channel between two stages of actors, in calls' results.
+REF_CALLS = 4 * (IN_FLIGHT + 1)
 #: How long stopping waits for actors busy in a call (then ``on_done``) before killing them.
 STOP_GRACE = 1.0
 
@@ -79,14 +83,22 @@ class RayRun(LocalRun[ThreadChannel]):
         self._actors: list[Any] = []
         self._keepers: list[Any] = []  # the actors that keep the turns of stages with a rate
         self._actor_of: dict[tuple[int, int], Any] = {}  # by (id(node), index)
-        self._ref_channels: set[int] = set()  # channels that carry ``Results`` (see start)
+        # The channels that carry ``Results`` (see ``_between_actors``); under the automatic
+        # bound each holds ``REF_CALLS`` calls' results, so that a stalled consumer stops the
+        # actors a few batches ahead, as elsewhere.
+        self._ref_channels = _between_actors(self.plan)
+        for channel in self._ref_channels:
+            spec = self.plan.channels[channel]
+            if spec.automatic:
+                self._channels[channel] = ThreadChannel(
+                    REF_CALLS, spec.producers, spec.readers, self.stop
+                )
         self._busy = 0  # driver threads of actors still running
         self._idle = threading.Condition()
 
     def start(self) -> None:
         acting = [node for node in self.plan.nodes if _acts(node)]
         check_placement(acting)
-        self._ref_channels = _between_actors(self.plan)
         authkey = bytes(multiprocessing.current_process().authkey)
         for node in self.plan.nodes:
             if not _acts(node):
@@ -165,9 +177,10 @@ class RayRun(LocalRun[ThreadChannel]):
         held = {channel: deque[Any]() for channel in writers}  # room is reserved for these
         reads_values = not all(passes.values())  # the driver needs the results' values
         counters = self.counters(node, index)
-        bounded = any(writer.maxsize for writer in writers.values())
+        bounded = any(_bound_given(self.plan, channel) for channel in writers)
         # A worker with batches queued at its actor would take items its stage's idle
-        # workers are waiting for: only a stage's single worker queues ahead.
+        # workers are waiting for: only a stage's single worker queues ahead (and not
+        # under a bound the user gave, which its results would run ahead of).
         depth = IN_FLIGHT if node.workers == 1 and not bounded else 0
         cap = batch_cap(inbox.maxsize, node.workers)
         sent: deque[tuple[Any, Any, int, int]] = deque()  # report, results, size, number
@@ -307,22 +320,30 @@ class Results:
 
 def _between_actors(plan: Plan) -> set[int]:
     """The channels whose writers and reader are all actors and that, with the reader's
-    outputs, hold any number of items: they carry ``Results``, a reference per call, and
-    not the items (a bound counts items, which the driver then has to see)."""
+    outputs, have no bound the user gave: they carry ``Results``, a reference per call, and
+    not the items (a bound the user gave counts items, which the driver then has to see).
+    The automatic bound of such a channel counts its references: calls, not items."""
     writes: dict[int, list[Node]] = {}
     for node in plan.nodes:
         for channel in node.outboxes:
             writes.setdefault(channel, []).append(node)
+    counts_items = partial(_bound_given, plan)
     return {
-        node.inbox
+        inbox
         for node in plan.nodes
-        if node.inbox is not None
-        and _acts(node)
-        and plan.channels[node.inbox].maxsize == 0
+        if node.inbox is not None and _acts(node)
+        for inbox in node.keyed_inboxes or [node.inbox]
+        if not counts_items(inbox)
         # a bounded output sizes the reader's batches in items, which it must then see
-        and not any(plan.channels[channel].maxsize for channel in node.outboxes)
-        and all(_acts(writer) for writer in writes.get(node.inbox, ()))
+        and not any(counts_items(channel) for channel in node.outboxes)
+        and all(_acts(writer) for writer in writes.get(inbox, ()))
     }
+
+
+def _bound_given(plan: Plan, channel: int) -> bool:
+    """Whether ``channel`` has a bound the user gave (not the automatic one, nor none)."""
+    spec = plan.channels[channel]
+    return spec.maxsize != 0 and not spec.automatic
 
 
 def _acts(node: Node) -> bool:

@@ -21,6 +21,7 @@ from .validation import (
     check_size,
     check_source,
     check_sources,
+    check_stage_maxsize,
     check_timeout,
 )
 
@@ -34,7 +35,7 @@ class Flows:
 
     # -- concat, ordered ---------------------------------------------------------------------
 
-    def concat(self, stages: Sequence[Iterable[T]], maxsize: int = 0) -> Stage[T]:
+    def concat(self, stages: Sequence[Iterable[T]], maxsize: int | None = None) -> Stage[T]:
         """Merge the items of several stages or iterables into one stage.
 
         Items arrive as their sources produce them and keep their source indices, so
@@ -48,15 +49,21 @@ class Flows:
         upstreams = check_sources("concat", "stages", stages)
         if not upstreams:
             raise ValueError("concat(): stages must name at least one stage or iterable")
-        return Stage("concat", self.backend, upstreams, maxsize=check_maxsize("concat", maxsize))
+        return Stage(
+            "concat", self.backend, upstreams, maxsize=check_stage_maxsize("concat", maxsize)
+        )
 
     @overload
-    def ordered(self, stage: None = None, maxsize: int = 0) -> SameTypePipe: ...
+    def ordered(self, stage: None = None, maxsize: int | None = None) -> SameTypePipe: ...
 
     @overload
-    def ordered(self, stage: Iterable[T] | AsyncIterable[T], maxsize: int = 0) -> Stage[T]: ...
+    def ordered(
+        self, stage: Iterable[T] | AsyncIterable[T], maxsize: int | None = None
+    ) -> Stage[T]: ...
 
-    def ordered(self, stage: Source | None = None, maxsize: int = 0) -> Stage[Any] | SameTypePipe:
+    def ordered(
+        self, stage: Source | None = None, maxsize: int | None = None
+    ) -> Stage[Any] | SameTypePipe:
         """Restore input order: items sorted by the position of their source item.
 
         After a chain of ``map``, ``filter`` and ``flat_map`` from an iterable, it streams:
@@ -64,7 +71,8 @@ class Flows:
         gone (filtered out, skipped, expanded into nothing), and it holds only the items
         that came early, so it works on an endless source. After ``concat``, a stage read
         by several others, or a stage of another backend, it waits for its whole input.
-        ``maxsize`` bounds its input queue (0: unbounded). ``ordered=True`` on ``map``,
+        ``maxsize`` bounds its input queue (None: a bound sized for it; 0: unbounded).
+        ``ordered=True`` on ``map``,
         ``flat_map``, ``filter`` and ``each`` puts it after the stage for you.
 
         >>> import pypeln as pl
@@ -72,7 +80,7 @@ class Flows:
         >>> list(pl.thread.ordered(stage))
         [0, 1, 4, 9, 16, 25]
         """
-        maxsize = check_maxsize("ordered", maxsize)
+        maxsize = check_stage_maxsize("ordered", maxsize)
         if stage is None:
             return SameTypePipe(lambda source: self.ordered(source, maxsize))
         source = check_source("ordered", "stage", stage)
@@ -82,7 +90,13 @@ class Flows:
 
     @overload
     def batch(
-        self, size: int, stage: None = None, /, *, timeout: float = 0, maxsize: int = 0
+        self,
+        size: int,
+        stage: None = None,
+        /,
+        *,
+        timeout: float = 0,
+        maxsize: int | None = None,
     ) -> BatchPipe: ...
 
     @overload
@@ -93,7 +107,7 @@ class Flows:
         /,
         *,
         timeout: float = 0,
-        maxsize: int = 0,
+        maxsize: int | None = None,
     ) -> Stage[list[T]]: ...
 
     def batch(
@@ -103,7 +117,7 @@ class Flows:
         /,
         *,
         timeout: float = 0,
-        maxsize: int = 0,
+        maxsize: int | None = None,
     ) -> Stage[Any] | BatchPipe:
         """Lists of ``size`` consecutive items, in the order they arrive; the last list may
         be shorter.
@@ -113,7 +127,7 @@ class Flows:
         where the consumer's thread reads the source, the list goes on when the next item
         comes, or at the end).
         ``flat_map`` undoes it: ``stage | pl.thread.flat_map(lambda batch: batch)``.
-        ``maxsize`` bounds its input queue (0: unbounded).
+        ``maxsize`` bounds its input queue (None: a bound sized for it; 0: unbounded).
 
         >>> import pypeln as pl
         >>> list(pl.sync.batch(2, range(5)))
@@ -123,7 +137,7 @@ class Flows:
         """
         count = check_size("batch", size)
         wait = check_timeout("batch", timeout)
-        maxsize = check_maxsize("batch", maxsize)
+        maxsize = check_stage_maxsize("batch", maxsize)
 
         def build(source: Source) -> Stage[Any]:
             upstream = check_source("batch", "stage", source)

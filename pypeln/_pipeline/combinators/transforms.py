@@ -25,12 +25,12 @@ from .validation import (
     check_function,
     check_hook,
     check_key,
-    check_maxsize,
     check_on_error,
     check_plain_function,
     check_rate,
     check_retries,
     check_source,
+    check_stage_maxsize,
     check_timeout,
     check_workers,
     plain_function_threads,
@@ -47,7 +47,7 @@ class StageOptions(TypedDict, total=False):
     """The keyword options of ``map``, ``flat_map``, ``filter`` and ``each`` (for typing)."""
 
     workers: int
-    maxsize: int
+    maxsize: int | None
     timeout: float
     on_start: Hook | None
     on_done: Hook | None
@@ -72,7 +72,7 @@ class Transforms(Flows):
         f: Callable[..., R],
         stage: None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -90,7 +90,7 @@ class Transforms(Flows):
         f: Callable[..., R],
         stage: Iterable[Any] | AsyncIterable[Any],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -107,7 +107,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -131,7 +131,10 @@ class Transforms(Flows):
             workers: how many calls run at once (>= 1). On ``pl.task``, 0 means no limit:
                 every item's call starts at once (a plain ``f`` runs in threads, as many
                 as asyncio's default executor has: ``min(32, cores + 4)``).
-            maxsize: bound of the stage's input queue (0: unbounded).
+            maxsize: bound of the stage's input queue, in items. None (the default): a
+                bound sized for the stage (``AUTOMATIC_MAXSIZE`` items, more for many
+                workers), so memory stays bounded whatever the consumer's pace without
+                costing throughput; 0: unbounded.
             timeout: seconds one call may take (0: no limit); an item whose call runs over
                 it is skipped and counted in ``RunIterator.timed_out()``.
             on_start: runs once per worker before its first item; may return a dict of
@@ -179,7 +182,7 @@ class Transforms(Flows):
         f: Callable[..., Iterable[R]],
         stage: None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -197,7 +200,7 @@ class Transforms(Flows):
         f: Callable[..., Iterable[R]],
         stage: Iterable[Any] | AsyncIterable[Any],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -214,7 +217,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -259,7 +262,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -277,7 +280,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[T] | AsyncIterable[T],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -294,7 +297,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -335,7 +338,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -354,7 +357,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -373,7 +376,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -392,7 +395,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -411,7 +414,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any],
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -429,7 +432,7 @@ class Transforms(Flows):
         f: Callable[..., Any],
         stage: Iterable[Any] | AsyncIterable[Any] | None = None,
         workers: int = 1,
-        maxsize: int = 0,
+        maxsize: int | None = None,
         timeout: float = 0,
         on_start: Hook | None = None,
         on_done: Hook | None = None,
@@ -482,7 +485,7 @@ class Transforms(Flows):
         kind: StageKind,
         f: Callable[..., Any],
         workers: int,
-        maxsize: int,
+        maxsize: int | None,
         timeout: float,
         on_start: Hook | None,
         on_done: Hook | None,
@@ -501,7 +504,7 @@ class Transforms(Flows):
             count = plain_function_threads()  # plain calls run in threads, a bounded number
         options = {
             "workers": count,
-            "maxsize": check_maxsize(kind, maxsize),
+            "maxsize": check_stage_maxsize(kind, maxsize),
             "timeout": check_timeout(kind, timeout),
             "on_start": check_hook(kind, "on_start", on_start),
             "on_done": check_hook(kind, "on_done", on_done),

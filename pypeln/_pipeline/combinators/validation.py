@@ -92,6 +92,25 @@ def check_maxsize(api: str, value: object) -> int:
     return _check_int(api, "maxsize", value, 0)
 
 
+def check_stage_maxsize(api: str, value: object) -> int | None:
+    """A stage's ``maxsize``: None (a bound the plan sizes) or an int >= 0 (0: unbounded).
+
+    >>> check_stage_maxsize("map", None), check_stage_maxsize("map", 0)
+    (None, 0)
+    >>> check_stage_maxsize("map", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: map(): maxsize must be an int >= 0 or None, got -1
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{api}(): maxsize must be an int >= 0 or None, got {_describe(value)}")
+    if value < 0:
+        raise ValueError(f"{api}(): maxsize must be an int >= 0 or None, got {value!r}")
+    return value
+
+
 def check_timeout(api: str, value: object) -> float:
     """``value`` must be a finite number of seconds >= 0 (0 means no timeout)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
