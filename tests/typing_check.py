@@ -73,6 +73,8 @@ def check_policies_batches_and_feeds() -> None:
     numbers = pl.thread.map(parse, ["1"], on_error="skip", retries=pl.Retry(2), rate=5.0)
     assert_type(numbers, Stage[int])
     assert_type(pl.thread.map(parse, ["1"], retries=3, ordered=True), Stage[int])
+    assert_type(pl.thread.map(parse, ["1"], workers=2, key=len, maxsize=None), Stage[int])
+    assert_type(pl.task.map(fetch, ["a"], workers=2, key=str.lower), Stage[bytes])
 
     def fallback(failure: pl.Failure) -> int:
         assert_type(failure.index, tuple[int, ...])
@@ -95,6 +97,8 @@ def check_wrong_inputs_are_rejected() -> None:
     pl.thread.ordered(["1"], maxsize="1")  # type: ignore[call-overload]
     pl.thread.from_iterable([1], use_thread="no")  # type: ignore[call-overload]
     pl.thread.to_iterable(stage=5)  # type: ignore[call-overload]
+    pl.thread.map(parse, ["1"], key="user")  # type: ignore[call-overload]
+    pl.thread.map(parse, ["1"], key=str.split)  # type: ignore[arg-type]
 
 
 def check_options(flag: bool, options: StageOptions) -> None:
