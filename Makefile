@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict pypeln tests/typing_check.py
+	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 # Two sessions: backends that join a cluster (ray) leave its threads in the test process.
 # They run side by side (each mostly waits: on workers, on Ray starting actors); the cluster

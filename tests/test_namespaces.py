@@ -27,10 +27,13 @@ def test_exports(module: ModuleType) -> None:
 
 @pytest.mark.parametrize("name", sorted(PUBLIC - {"backend"}))
 def test_same_signature_and_docstring_everywhere(name: str) -> None:
+    # The same parameters; what the partial form returns is typed per namespace (pl.task's
+    # pipes know that an async f is awaited).
     reference = getattr(MODULES[0], name)
     for module in MODULES[1:]:
         other = getattr(module, name)
-        assert inspect.signature(other) == inspect.signature(reference), module.__name__
+        ours, theirs = inspect.signature(other), inspect.signature(reference)
+        assert ours.parameters == theirs.parameters, module.__name__
         assert inspect.getdoc(other) == inspect.getdoc(reference), module.__name__
         assert inspect.getdoc(other), f"{name} has no docstring"
 

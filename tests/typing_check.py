@@ -1,6 +1,8 @@
-"""Static checks of the public types, run by ``mypy --strict`` in ``make test`` (not by pytest).
+"""Static checks of the public types, run by ``mypy --strict`` and by pyright (basedpyright,
+standard mode) in ``make test`` (not by pytest).
 
-If an overload regresses, ``assert_type`` makes mypy fail.
+If an overload regresses, ``assert_type`` makes either checker fail; a line marked
+``# type: ignore`` must be one that both checkers reject (both report an unneeded one).
 """
 
 from __future__ import annotations
@@ -99,6 +101,38 @@ def check_wrong_inputs_are_rejected() -> None:
     pl.thread.to_iterable(stage=5)  # type: ignore[call-overload]
     pl.thread.map(parse, ["1"], key="user")  # type: ignore[call-overload]
     pl.thread.map(parse, ["1"], key=str.split)  # type: ignore[arg-type]
+
+
+def parse_bytes(data: bytes) -> int:
+    return len(data)
+
+
+def tag(x: int, worker_info: pl.WorkerInfo) -> str:
+    return f"{x}@{worker_info.index}"
+
+
+def check_the_input_flows_into_f() -> None:
+    """The source's item type must be what ``f`` accepts, in the call and the ``|`` form;
+    parameters pypeln injects by name (``worker_info``, resources) stay allowed."""
+    assert_type(pl.thread.map(tag, range(3)), Stage[str])
+    assert_type(range(3) | pl.thread.map(tag), Stage[str])
+    assert_type(range(3) | pl.thread.map(tag, workers=2) | pl.thread.map(len), Stage[int])
+    assert_type(range(3) | pl.thread.map(lambda x: x + 1), Stage[Any])
+    assert_type(["a b"] | pl.thread.flat_map(words), Stage[str])
+    assert_type(range(3) | pl.thread.filter(lambda x: x > 1), Stage[int])
+    assert_type(range(3) | pl.thread.each(tag), Stage[Any])
+    assert_type(["a"] | pl.task.map(fetch), Stage[bytes])
+    pl.thread.map(parse_bytes, range(3))  # type: ignore[arg-type]
+    range(3) | pl.thread.map(parse_bytes)  # type: ignore[operator]
+    pl.thread.map(tag, ["a"])  # type: ignore[arg-type]
+    ["a"] | pl.process.map(tag)  # type: ignore[operator]
+    pl.thread.flat_map(words, range(3))  # type: ignore[arg-type]
+    range(3) | pl.thread.flat_map(words)  # type: ignore[operator]
+    pl.thread.filter(parse_bytes, range(3))  # type: ignore[arg-type]
+    pl.thread.each(parse_bytes, range(3))  # type: ignore[arg-type]
+    range(3) | pl.thread.each(parse_bytes)  # type: ignore[operator]
+    pl.task.map(fetch, range(3))  # type: ignore[arg-type]
+    range(3) | pl.task.map(fetch)  # type: ignore[operator]
 
 
 def check_options(flag: bool, options: StageOptions) -> None:

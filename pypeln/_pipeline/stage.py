@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from dataclasses import dataclass
 from itertools import starmap
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar, overload
 
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
@@ -90,6 +90,12 @@ class Stage(Generic[T_co]):
         """``await stage`` runs the pipeline in the running event loop; the list of items."""
         return _collect(self).__await__()
 
+    # ``stage | list`` spelled out: a checker that cannot solve ``list``'s overloaded
+    # constructor as a ``Callable[[Stage[T]], R]`` (pyright) still sees a ``list[T]``.
+    @overload
+    def __or__(self, fn: type[list[Any]]) -> list[T_co]: ...
+    @overload
+    def __or__(self, fn: Callable[[Stage[T_co]], R]) -> R: ...
     def __or__(self, fn: Callable[[Stage[T_co]], R]) -> R:
         """``stage | fn`` is ``fn(stage)``: ``stage | list``, ``stage | pl.thread.map(f)``."""
         return fn(self)

@@ -15,15 +15,17 @@ The behaviour, checks and docstrings are ``Api``'s; only the overloads differ, s
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, TypeVar, overload
 
 from ..._worker.policies.failures import OnError, Retry
 from ..stage import Stage
 from .api import Api
-from .partial import Pipe
+from .partial import AwaitingFlatPipe, AwaitingPipe, Items
 from .transforms import Hook, KeyFunction
 
+T = TypeVar("T")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class TaskApi(Api):
@@ -32,7 +34,7 @@ class TaskApi(Api):
     @overload  # type: ignore[override]
     def map(
         self,
-        f: Callable[..., Awaitable[R]],
+        f: F,
         stage: None = None,
         workers: int = 1,
         maxsize: int | None = None,
@@ -45,13 +47,13 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> AwaitingPipe[F]: ...
 
     @overload
     def map(
         self,
-        f: Callable[..., Awaitable[R]],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], Awaitable[R]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -68,8 +70,8 @@ class TaskApi(Api):
     @overload
     def map(
         self,
-        f: Callable[..., R],
-        stage: None = None,
+        f: Callable[Concatenate[T, ...], Awaitable[R]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -81,13 +83,31 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> Stage[R]: ...
 
     @overload
     def map(
         self,
-        f: Callable[..., R],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], R],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[Concatenate[T, ...], R],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -116,8 +136,8 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Stage[Any] | Pipe[Any]:
-        return super().map(
+    ) -> Stage[Any] | AwaitingPipe[Any]:
+        built = super().map(
             f,
             stage,
             workers,
@@ -131,11 +151,12 @@ class TaskApi(Api):
             ordered=ordered,
             key=key,
         )
+        return built if isinstance(built, Stage) else AwaitingPipe(built.build)
 
-    @overload
+    @overload  # type: ignore[override]
     def flat_map(
         self,
-        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
+        f: F,
         stage: None = None,
         workers: int = 1,
         maxsize: int | None = None,
@@ -148,13 +169,13 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> AwaitingFlatPipe[F]: ...
 
     @overload
     def flat_map(
         self,
-        f: Callable[..., AsyncIterable[R] | Awaitable[Iterable[R]]],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -171,8 +192,8 @@ class TaskApi(Api):
     @overload
     def flat_map(
         self,
-        f: Callable[..., Iterable[R]],
-        stage: None = None,
+        f: Callable[Concatenate[T, ...], AsyncIterable[R] | Awaitable[Iterable[R]]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -184,13 +205,31 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> Stage[R]: ...
 
     @overload
     def flat_map(
         self,
-        f: Callable[..., Iterable[R]],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], Iterable[R]],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[Concatenate[T, ...], Iterable[R]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -219,8 +258,8 @@ class TaskApi(Api):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Stage[Any] | Pipe[Any]:
-        return super().flat_map(
+    ) -> Stage[Any] | AwaitingFlatPipe[Any]:
+        built = super().flat_map(
             f,
             stage,
             workers,
@@ -234,6 +273,7 @@ class TaskApi(Api):
             ordered=ordered,
             key=key,
         )
+        return built if isinstance(built, Stage) else AwaitingFlatPipe(built.build)
 
     map.__doc__ = Api.map.__doc__
     flat_map.__doc__ = Api.flat_map.__doc__

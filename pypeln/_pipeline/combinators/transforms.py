@@ -12,14 +12,14 @@ ValueError: map(): workers must be an int >= 1, got 0
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Hashable, Iterable
-from typing import Any, Literal, TypedDict, TypeVar, overload
+from typing import Any, Concatenate, Literal, TypedDict, TypeVar, overload
 
 from ..._worker.async_kernels import is_async_callable
 from ..._worker.hooks import check_injections
 from ..._worker.policies.failures import OnError, Retry
 from ..stage import Stage, StageKind
 from .flows import Flows
-from .partial import Pipe, RunPipe, SameTypePipe, Source
+from .partial import EachPipe, FlatPipe, Items, Pipe, RunPipe, SameTypePipe, Source
 from .validation import (
     check_bool,
     check_function,
@@ -38,6 +38,7 @@ from .validation import (
 
 T = TypeVar("T")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[..., Any]
 #: ``key=``: a function of the item whose value says which worker gets it.
 KeyFunction = Callable[[Any], Hashable]
@@ -69,7 +70,7 @@ class Transforms(Flows):
     @overload
     def map(
         self,
-        f: Callable[..., R],
+        f: F,
         stage: None = None,
         workers: int = 1,
         maxsize: int | None = None,
@@ -82,13 +83,31 @@ class Transforms(Flows):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> Pipe[F]: ...
 
     @overload
     def map(
         self,
-        f: Callable[..., R],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], R],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def map(
+        self,
+        f: Callable[Concatenate[T, ...], R],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -179,7 +198,7 @@ class Transforms(Flows):
     @overload
     def flat_map(
         self,
-        f: Callable[..., Iterable[R]],
+        f: F,
         stage: None = None,
         workers: int = 1,
         maxsize: int | None = None,
@@ -192,13 +211,31 @@ class Transforms(Flows):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[R]: ...
+    ) -> FlatPipe[F]: ...
 
     @overload
     def flat_map(
         self,
-        f: Callable[..., Iterable[R]],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], Iterable[R]],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[R]: ...
+
+    @overload
+    def flat_map(
+        self,
+        f: Callable[Concatenate[T, ...], Iterable[R]],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -227,7 +264,7 @@ class Transforms(Flows):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Stage[Any] | Pipe[Any]:
+    ) -> Stage[Any] | FlatPipe[Any]:
         """Emit every item of the iterable ``f(x)`` returns (``f`` may be a generator).
 
         Arguments as in ``map``. Each emitted item's ``element_index`` is its parent's
@@ -252,7 +289,7 @@ class Transforms(Flows):
             ordered=ordered,
             key=key,
         )
-        return Pipe(build) if stage is None else build(stage)
+        return FlatPipe(build) if stage is None else build(stage)
 
     # -- filter ------------------------------------------------------------------------------
 
@@ -277,8 +314,26 @@ class Transforms(Flows):
     @overload
     def filter(
         self,
-        f: Callable[..., Any],
-        stage: Iterable[T] | AsyncIterable[T],
+        f: Callable[[T], object],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[T]: ...
+
+    @overload
+    def filter(
+        self,
+        f: Callable[Concatenate[T, ...], object],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -335,7 +390,7 @@ class Transforms(Flows):
     @overload
     def each(
         self,
-        f: Callable[..., Any],
+        f: F,
         stage: None = None,
         workers: int = 1,
         maxsize: int | None = None,
@@ -349,7 +404,7 @@ class Transforms(Flows):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Pipe[Any]: ...
+    ) -> EachPipe[F]: ...
 
     @overload
     def each(
@@ -373,8 +428,8 @@ class Transforms(Flows):
     @overload
     def each(
         self,
-        f: Callable[..., Any],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[[T], object],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -392,8 +447,27 @@ class Transforms(Flows):
     @overload
     def each(
         self,
-        f: Callable[..., Any],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[Concatenate[T, ...], object],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: Literal[False] = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[Any]: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[[T], object],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -411,8 +485,46 @@ class Transforms(Flows):
     @overload
     def each(
         self,
-        f: Callable[..., Any],
-        stage: Iterable[Any] | AsyncIterable[Any],
+        f: Callable[Concatenate[T, ...], object],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        *,
+        run: Literal[True],
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> None: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[[T], object],
+        stage: Items[T],
+        workers: int = 1,
+        maxsize: int | None = None,
+        timeout: float = 0,
+        on_start: Hook | None = None,
+        on_done: Hook | None = None,
+        run: bool = False,
+        *,
+        on_error: OnError = "raise",
+        retries: int | Retry = 0,
+        rate: float | None = None,
+        ordered: bool = False,
+        key: KeyFunction | None = None,
+    ) -> Stage[Any] | None: ...
+
+    @overload
+    def each(
+        self,
+        f: Callable[Concatenate[T, ...], object],
+        stage: Items[T],
         workers: int = 1,
         maxsize: int | None = None,
         timeout: float = 0,
@@ -443,7 +555,7 @@ class Transforms(Flows):
         rate: float | None = None,
         ordered: bool = False,
         key: KeyFunction | None = None,
-    ) -> Stage[Any] | Pipe[Any] | RunPipe | None:
+    ) -> Stage[Any] | EachPipe[Any] | RunPipe | None:
         """Call ``f(x)`` on every item for its side effects; the stage yields nothing.
 
         Arguments as in ``map``; with ``run=True`` the stage is consumed at once and the
@@ -472,7 +584,7 @@ class Transforms(Flows):
             key=key,
         )
         if stage is None:
-            return RunPipe(lambda source: self.run(build(source))) if run else Pipe(build)
+            return RunPipe(lambda source: self.run(build(source))) if run else EachPipe(build)
         if run:
             self.run(build(stage))
             return None
