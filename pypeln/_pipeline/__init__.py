@@ -6,6 +6,8 @@
   backend, with their partial form (``source | pl.thread.map(f)``) and argument checks;
 * ``plan.py``: a graph compiled into nodes and channels, for backends with queues;
 * ``sources.py``: the elements of what lies outside a backend (an iterable, a stage of
-  another backend); ``element.py``: ``Element`` for ``return_index``; ``one_shot.py``: the
-  warning for a generator read twice; ``stopping.py``: stopping a run from another thread.
+  another backend); ``relay.py``: what a run computes once and hands to the run of a
+  stage of another backend that reads it too; ``element.py``: ``Element`` for
+  ``return_index``; ``one_shot.py``: the warning for a generator read twice;
+  ``stopping.py``: stopping a run from another thread.
 """

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._backends.contract import Backend
+from .relay import reads_of, shared_reads
 from .sources import source_name
 from .stage import Stage, function_name
 
@@ -89,6 +90,9 @@ class Node:
     #: A stage with a ``key``: worker ``i`` reads channel ``keyed_inboxes[i]`` alone (fed by
     #: the ``route`` node before it); ``inbox`` is the first of them.
     keyed_inboxes: list[int] = field(default_factory=list)
+    #: A source that is a stage of another backend: what its graph reads that this run
+    #: computes, by ``id``, and the channel that relays it (``relay.py``).
+    relays: dict[int, int] = field(default_factory=dict)
 
     def inbox_of(self, index: int) -> int:
         """The channel worker ``index`` reads."""
@@ -97,7 +101,11 @@ class Node:
 
     def reads(self, channel: int) -> bool:
         """Whether a worker of this node reads ``channel``."""
-        return channel == self.inbox or channel in self.keyed_inboxes
+        return (
+            channel == self.inbox
+            or channel in self.keyed_inboxes
+            or channel in self.relays.values()
+        )
 
 
 @dataclass
@@ -117,6 +125,7 @@ def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
     output = builder.channel(maxsize or own_bound, readers=1)
     builder.channels[output].automatic = not maxsize and stage.maxsize is None
     builder.connect(last, output)
+    builder.relay()
     mark_streams(builder.nodes)
     return Plan(builder.nodes, builder.channels, output)
 
@@ -201,6 +210,7 @@ class _Builder:
         self.nodes: list[Node] = []
         self.channels: list[ChannelSpec] = []
         self._seen: dict[int, Node] = {}
+        self._owned: dict[int, Node] = {}  # by id: every object a node of this run computes
 
     def visit(self, obj: Iterable[Any], reader: str | None = None) -> Node:
         node = self._seen.get(id(obj))
@@ -208,7 +218,30 @@ class _Builder:
             node = self._node(obj, reader)
             self._seen[id(obj)] = node
             self.nodes.append(node)
+            self._owned[id(obj)] = node
+            if node.source is not None:  # from_iterable(xs): xs is computed here too
+                self._owned.setdefault(id(node.source), node)
         return node
+
+    def relay(self) -> None:
+        """Give each source that is a stage of another backend the objects its graph reads
+        that this run computes, each through a channel of its own, so they run once. What
+        the graphs of two such sources read, this run computes too (it adopts it)."""
+        while True:
+            foreign = [node.source for node in self.nodes if isinstance(node.source, Stage)]
+            adopted = shared_reads(foreign, set(self._owned))
+            if not adopted:
+                break
+            for obj in adopted:
+                self.visit(obj)
+        for node in list(self.nodes):
+            if not isinstance(node.source, Stage):
+                continue
+            others = {key for key, owner in self._owned.items() if owner is not node}
+            for obj in reads_of(node.source, others):
+                channel = self.channel(AUTOMATIC_MAXSIZE, readers=1, automatic=True)
+                self.connect(self._owned[id(obj)], channel)
+                node.relays[id(obj)] = channel
 
     def channel(self, maxsize: int, readers: int, automatic: bool = False) -> int:
         self.channels.append(ChannelSpec(maxsize=maxsize, readers=readers, automatic=automatic))

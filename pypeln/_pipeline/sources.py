@@ -16,6 +16,7 @@ from typing import Any
 from .._errors import mark_stage
 from .._worker.counters import RunStatistics
 from .._worker.kernels import Element
+from .relay import Relay
 from .stage import Stage, read_asynchronously, source_name
 
 __all__ = ["elements_of", "source_name"]
@@ -35,6 +36,8 @@ def elements_of(
         source = read_asynchronously(source, name)
     if isinstance(source, Stage):
         elements = source.backend.iterate(source, 0, stats or RunStatistics())
+    elif isinstance(source, Relay):  # computed by the run around this one: indices kept
+        elements = source.elements()
     else:
         # zip(count()) makes the 1-tuples (i,) in C: numbering costs no Python bytecode.
         elements = zip(zip(count()), source)  # noqa: B905 - count() never ends

@@ -159,7 +159,9 @@ def model(graph: Graph) -> list[Element]:
 
 def build(graph: Graph) -> list[Element]:
     """Run the graph on its backends; its elements, as the consumer got them."""
-    nodes: list[Any] = [list(xs) for xs in graph.inputs]
+    # One-shot inputs: a graph whose backends compute something twice (a stage read by a
+    # stage of another backend, in a run of its own) would split an input between them.
+    nodes: list[Any] = [iter(list(xs)) for xs in graph.inputs]
     for step in graph.steps:
         api = namespace_of(step.backend)
         reads = [nodes[read] for read in step.reads]

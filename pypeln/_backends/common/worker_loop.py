@@ -16,8 +16,9 @@ from typing import Any
 
 from ..._errors import Stopped, mark_stage
 from ..._pipeline.plan import Node
+from ..._pipeline.relay import relayed
 from ..._pipeline.sources import elements_of
-from ..._pipeline.stage import close_iterator
+from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.activity import WorkerActivity
 from ..._worker.kernels import Element, batch_elements
 from ..._worker.order import kernel_for
@@ -35,8 +36,12 @@ def run_worker(node: Node, index: int, context: WorkerContext) -> None:
     try:
         if node.stage is None:
             assert node.source is not None
+            source = node.source
+            if node.relays:  # a stage of another backend, reading what this run computes
+                assert isinstance(source, Stage)
+                source = relayed(source, node.relays, context.reader)
             # Unlabelled: the except clause below names this source on any error.
-            elements = elements_of(node.source, node.name, context.statistics, labelled=False)
+            elements = elements_of(source, node.name, context.statistics, labelled=False)
             _pump(elements, outboxes)
         elif node.stage.kind == "route":
             _route(node, context, outboxes)

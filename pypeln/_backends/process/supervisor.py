@@ -131,6 +131,10 @@ class ProcessRun(Run):
     def output(self) -> ReaderEnd:
         return self._output
 
+    def relay_reader(self, channel: int) -> ReaderEnd:
+        """A reader in this process of ``channel``: a relay to a stage of another backend."""
+        return ReaderEnd(self._wirings[channel], self._flags, self.waiter)
+
     def channel_statistics(self) -> list[ChannelStatistics]:
         return [fill.statistics() for fill in self._fills]
 
@@ -425,7 +429,8 @@ class _SourceContext(WorkerContext):
         return self._run.writer(self._node, 0, channel)
 
     def reader(self, channel: int) -> ReaderEnd:
-        raise AssertionError("a source reads no channel")
+        # A stage of another backend reads what this run relays to it (``Node.relays``).
+        return self._run.relay_reader(channel)
 
     def status(self, node: Node) -> WorkerStatus:
         raise AssertionError("a source has no hooks")

@@ -7,6 +7,11 @@
   127.0.0.1 and advertising it (Ray otherwise listens on every interface). A cluster that
   ``ray start`` runs on this machine is joined only through its address.
 
+The connection is made in the main thread, or else in a thread of its own that stays for
+the life of the program: a run of a Ray stage read by a stage of another backend starts in
+one of that run's threads, and Ray calls made after the thread that called ``ray.init()``
+ended never return (measured with Ray 2.60).
+
 Ray reads where to bind when it is imported, so the package sets that up before it imports
 Ray; a program that imported Ray first gets the same through Ray's constant.
 
@@ -34,6 +39,29 @@ def loopback(address: str) -> bool:
 
 def connect(address: str | None) -> None:
     """Connect this process to its Ray cluster, once (see the module docstring)."""
+    if threading.current_thread() is threading.main_thread() or ray.is_initialized():
+        _connect(address)
+        return
+    failure: list[BaseException] = []
+    connected = threading.Event()
+
+    def connection() -> None:
+        try:
+            _connect(address)
+        except BaseException as error:
+            failure.append(error)
+            connected.set()
+            return
+        connected.set()
+        threading.Event().wait()  # Ray needs the thread that connected to outlive its calls
+
+    threading.Thread(target=connection, name="pypeln ray connection", daemon=True).start()
+    connected.wait()
+    if failure:
+        raise failure[0]
+
+
+def _connect(address: str | None) -> None:
     with _lock:
         if ray.is_initialized():
             _check_same(address)

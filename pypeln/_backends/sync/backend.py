@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import partial
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..._errors import mark_stage
 from ..._pipeline.plan import in_source_order, router_label
+from ..._pipeline.relay import Relay, reads_of, shared_reads, with_relays
 from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.counters import RunStatistics
@@ -49,7 +51,27 @@ class _SyncRun:
     def __init__(self, backend: SyncBackend, last: Stage[Any], stats: RunStatistics) -> None:
         self.backend = backend
         self.stats = stats
-        self.readers = _count_readers(last, backend)
+        self.readers: Counter[int] = Counter({id(last): 1})
+        foreign = _count_readers(last, backend, self.readers)
+        # What a stage of another backend reads that this run computes: relayed to its run
+        # (``relay.py``), which reads its copy from a thread of its own; so every copy of
+        # such an object is read under one lock. What two such stages read, this run
+        # computes for both.
+        while adopted := shared_reads(foreign, set(self.readers)):
+            for obj in adopted:
+                self.readers[id(obj)] += 0  # read by relays only: counted below
+                foreign.extend(_count_readers(obj, backend, self.readers))
+                if isinstance(obj, Stage) and obj.backend is not backend:
+                    foreign.append(obj)
+        self.relays: dict[int, list[Iterable[Any]]] = {}
+        owned = set(self.readers)
+        for stage in foreign:
+            reads = reads_of(stage, owned - {id(stage)})
+            if reads:
+                self.relays[id(stage)] = reads
+                for obj in reads:
+                    self.readers[id(obj)] += 1
+        self._locks = {id(obj): threading.Lock() for reads in self.relays.values() for obj in reads}
         self.to_close: list[Iterator[Element]] = []  # what must end when the run ends
         self._copies: dict[int, list[Iterator[Element]]] = {}
         # Calls with a timeout wait for their helper thread; this wakes them when the run stops.
@@ -66,11 +88,27 @@ class _SyncRun:
         if readers <= 1:
             return self._build(obj, name)
         if id(obj) not in self._copies:
-            self._copies[id(obj)] = list(tee(self._build(obj, name), readers))
+            copies = tee(self._build(obj, name), readers)
+            lock = self._locks.get(id(obj))
+            self._copies[id(obj)] = [
+                copy if lock is None else _locked(copy, lock) for copy in copies
+            ]
         return self._copies[id(obj)].pop()
 
     def _build(self, obj: Iterable[Any], name: str) -> Iterator[Element]:
         if not isinstance(obj, Stage) or obj.backend is not self.backend:
+            relayed = self.relays.get(id(obj))
+            if relayed:  # a stage of another backend that reads what this run computes
+                assert isinstance(obj, Stage)
+                obj = with_relays(
+                    obj,
+                    {
+                        id(read): Relay(
+                            source_name(read, obj.name), partial(self.elements, read, obj.name)
+                        )
+                        for read in relayed
+                    },
+                )
             outside = elements_of(obj, name, self.stats)
             if isinstance(obj, Stage):
                 self.to_close.append(outside)  # a stage of another backend: its own run
@@ -99,10 +137,14 @@ class _SyncRun:
         return hooked
 
 
-def _count_readers(last: Stage[Any], backend: SyncBackend) -> Counter[int]:
-    """How many stages of the graph read each stage or iterable (the consumer reads ``last``)."""
-    readers: Counter[int] = Counter({id(last): 1})
-    pending: list[Iterable[Any]] = [last]
+def _count_readers(
+    top: Iterable[Any], backend: SyncBackend, readers: Counter[int]
+) -> list[Stage[Any]]:
+    """Count into ``readers`` how many stages of ``top``'s graph read each stage or iterable
+    of it (what was counted before is not walked again); the stages of other backends it
+    reads."""
+    foreign: list[Stage[Any]] = []
+    pending: list[Iterable[Any]] = [top]
     while pending:
         obj = pending.pop()
         if isinstance(obj, Stage) and obj.backend is backend:
@@ -110,7 +152,20 @@ def _count_readers(last: Stage[Any], backend: SyncBackend) -> Counter[int]:
                 readers[id(upstream)] += 1
                 if readers[id(upstream)] == 1:
                     pending.append(upstream)
-    return readers
+        elif isinstance(obj, Stage):
+            foreign.append(obj)
+    return foreign
+
+
+def _locked(elements: Iterator[Element], lock: threading.Lock) -> Iterator[Element]:
+    """``elements`` read under ``lock``: the copies of one ``tee`` are read by two threads
+    (this run's, and a relay's in a run of another backend), never at once."""
+    while True:
+        with lock:
+            element = next(elements, None)
+        if element is None:
+            return
+        yield element
 
 
 def _keyed(inputs: Iterator[Element], key: Callable[[Any], Any], label: str) -> Iterator[Element]:

@@ -120,7 +120,8 @@ def runs_in_loop(node: Node) -> bool:
     """Whether a node's workers are tasks (else threads: they may block)."""
     source = node.source
     if isinstance(source, Stage):  # a stage of another backend: in the loop if it can be
-        return source.backend.async_workers
+        # (what this run relays to it is read by blocking: then in a thread)
+        return source.backend.async_workers and not node.relays
     if node.stage is None:
         return isinstance(source, AsyncIterable) or type(source) in IN_MEMORY
     if node.stage.kind == "batch":  # it reads with a timeout, as threads do

@@ -110,6 +110,24 @@ def test_a_program_that_started_ray_runs_on_its_own_cluster() -> None:
     assert out.split() == ["[1,", "2]", "True"]
 
 
+def test_a_first_run_from_another_backends_thread_leaves_ray_working() -> None:
+    # The first ray run of this script starts inside a thread run (a source thread of
+    # pl.thread reads the ray stage), and that thread ends with the run: the next ray runs
+    # must not wait forever on a connection made in a thread that is gone.
+    out = run_script(
+        """
+        import faulthandler
+        faulthandler.dump_traceback_later(90, exit=True)
+        import pypeln as pl
+        inner = pl.ray.map(lambda x: -x, range(3), workers=2)
+        print(sorted(pl.thread.concat([inner, pl.thread.map(abs, range(2))])))
+        print(sorted(pl.ray.map(abs, [-1, 2])))
+        """,
+        env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},
+    )
+    assert out.split("\n")[:2] == ["[-2, -1, 0, 0, 1]", "[1, 2]"]
+
+
 @pytest.fixture
 def head() -> Iterator[str]:
     """A Ray cluster started with ``ray start --head`` on 127.0.0.1, stopped after the test."""
