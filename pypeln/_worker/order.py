@@ -61,6 +61,12 @@ class Reorder:
 
     def add(self, index: Index, value: Any) -> list[Element]:
         """Take one element; return those that may go on now, in order."""
+        if index == self._cursor and not self._held and len(index) == 1:
+            # Its turn, and nothing waits behind it: most elements, when results finish
+            # about in order. No bookkeeping beyond the cursor.
+            if value.__class__ is not Expanded:
+                self._cursor = (index[0] + 1,)
+                return [] if value is GONE else [(index, value)]
         if value.__class__ is Expanded:
             if value.count == 0:
                 self._held[index] = GONE
@@ -107,8 +113,11 @@ class Reorder:
 def streaming_ordered_kernel(call: Call, elements: Iterable[Element]) -> Iterator[Element]:
     """``ordered`` over one lane whose stages report their gaps (see the module docstring)."""
     reorder = Reorder()
+    add = reorder.add
     for index, value in elements:
-        yield from reorder.add(index, value)
+        ready = add(index, value)
+        if ready:
+            yield from ready
     yield from reorder.finish()
 
 
