@@ -41,7 +41,7 @@ from .._worker.activity import WorkerActivity
 from .common.shared_state import Namespace
 
 if TYPE_CHECKING:
-    from .._pipeline.plan import Node
+    from .._pipeline.plan import Node, Plan
     from .._pipeline.stage import Stage
     from .._worker.counters import Counters, RunStatistics
     from .._worker.hooks import WorkerStatus
@@ -283,6 +283,8 @@ class Run(ABC):
 
     #: The run's counters (the ``RunIterator``'s).
     statistics: RunStatistics
+    #: What it runs; with ``plan.reorders``, the consumer puts the output back in order.
+    plan: Plan
 
     @abstractmethod
     def start(self) -> None:

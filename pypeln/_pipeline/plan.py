@@ -115,10 +115,20 @@ class Plan:
     nodes: list[Node]
     channels: list[ChannelSpec]
     output: int
+    #: The last stage is a streaming ``ordered``, left to the consumer: it puts what it
+    #: reads back in order (``Reorder``), one hop less than a stage of its own.
+    reorders: bool = False
 
 
 def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
-    """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``."""
+    """Compile the graph that ends in ``stage``; the consumer's channel holds ``maxsize``.
+
+    >>> import pypeln as pl
+    >>> stage = pl.thread.map(abs, range(3), ordered=True)
+    >>> plan = compile_plan(stage, stage.backend, 0)
+    >>> [node.name for node in plan.nodes], plan.reorders, plan.nodes[-1].marks
+    (['the iterable passed to map(abs) (range)', 'map(abs)'], True, True)
+    """
     builder = _Builder(backend)
     last = builder.visit(stage)
     own_bound = bound_of(stage) if backend.runs_with(stage.backend) else 0
@@ -127,7 +137,23 @@ def compile_plan(stage: Stage[Any], backend: Backend, maxsize: int) -> Plan:
     builder.connect(last, output)
     builder.relay()
     mark_streams(builder.nodes)
-    return Plan(builder.nodes, builder.channels, output)
+    plan = Plan(builder.nodes, builder.channels, output)
+    last_made = output == len(plan.channels) - 1  # no relay channel after it
+    if last.streams and last.outboxes == [output] and last.workers == 1 and last_made:
+        _leave_order_to_consumer(plan, last, maxsize)
+    return plan
+
+
+def _leave_order_to_consumer(plan: Plan, ordered: Node, maxsize: int) -> None:
+    """Drop the last node, a streaming ``ordered``: the consumer reads its input channel
+    and reorders it (``Plan.reorders``), with the consumer's bound if it has one."""
+    assert ordered.inbox is not None
+    if maxsize:
+        inbox = plan.channels[ordered.inbox]
+        inbox.maxsize, inbox.automatic = maxsize, False
+    plan.channels.pop()  # the output channel: the last one made
+    plan.nodes.remove(ordered)
+    plan.output, plan.reorders = ordered.inbox, True
 
 
 #: What the stages between a source and a streaming ``ordered`` may be.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Final, NoReturn
 
 from .hooks import Call
@@ -48,6 +49,16 @@ class Expanded:
 
 #: The types of the markers (checked by type: a marker is never a user's value).
 MARKER_TYPES: Final = (_Gone, Expanded)
+_MARKERS: Final = frozenset(MARKER_TYPES)
+
+
+class _Run:
+    """Consecutive elements at top-level indices, held by ``Reorder`` as one entry."""
+
+    __slots__ = ("elements",)
+
+    def __init__(self, elements: list[Element]) -> None:
+        self.elements = elements
 
 
 class Reorder:
@@ -79,11 +90,60 @@ class Reorder:
                 self._expanded.add(index[:depth])
         return self._ready()
 
+    def add_all(self, elements: list[Element]) -> list[Element]:
+        """Take a batch of elements; return those that may go on now, in order.
+
+        A batch of items without markers at top-level indices (``map`` and ``filter``
+        results, the usual case) is taken in runs of consecutive indices, each held as one
+        entry when it came early: a few C-level passes over the batch and a loop over its
+        indices, instead of the bookkeeping of each element.
+
+        >>> reorder = Reorder()
+        >>> reorder.add_all([((2,), "c"), ((3,), "d"), ((0,), "a")])
+        [((0,), 'a')]
+        >>> reorder.add_all([((1,), "b"), ((4,), "e")])
+        [((1,), 'b'), ((2,), 'c'), ((3,), 'd'), ((4,), 'e')]
+        """
+        if not elements:
+            return []
+        indices = list(map(itemgetter(0), elements))
+        if set(map(len, indices)) != {1} or not _MARKERS.isdisjoint(
+            map(type, map(itemgetter(1), elements))
+        ):
+            add, ready = self.add, []
+            for index, value in elements:
+                ready += add(index, value)
+            return ready
+        ready, start, expect = [], 0, indices[0][0]
+        for position, (key,) in enumerate(indices):
+            if key != expect:  # a run ends here
+                self._take_run(elements[start:position], ready)
+                start = position
+            expect = key + 1
+        self._take_run(elements[start:] if start else elements, ready)
+        return ready
+
+    def _take_run(self, run: list[Element], ready: list[Element]) -> None:
+        """Take ``run`` (consecutive top-level indices, no markers) into ``ready`` if its
+        turn came, else hold it as one entry."""
+        first = run[0][0]
+        if first == self._cursor and not self._held:
+            ready += run
+            self._cursor = (first[0] + len(run),)
+        else:
+            self._held[first] = _Run(run)
+            ready += self._ready()
+
     def finish(self) -> list[Element]:
         """The input ended: whatever is still held (nothing, unless markers were missing)."""
-        rest = sorted((index, value) for index, value in self._held.items() if value is not GONE)
+        rest: list[Element] = []
+        for index, value in self._held.items():
+            if value.__class__ is _Run:
+                rest += value.elements
+            elif value is not GONE:
+                rest.append((index, value))
         self._held.clear()
-        return rest
+        return sorted(rest, key=itemgetter(0))
 
     def _ready(self) -> list[Element]:
         ready: list[Element] = []
@@ -98,6 +158,10 @@ class Reorder:
                 self._next_after(parent)
             elif cursor in held:
                 value = held.pop(cursor)
+                if value.__class__ is _Run:  # a run of top-level indices, from the cursor
+                    ready += value.elements
+                    self._cursor = (cursor[0] + len(value.elements),)
+                    continue
                 if value is not GONE:
                     ready.append((cursor, value))
                 self._next_after(cursor)

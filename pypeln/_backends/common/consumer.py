@@ -19,6 +19,7 @@ from time import monotonic
 
 from ..._errors import Stopped
 from ..._worker.kernels import Element
+from ..._worker.order import Reorder
 from ..contract import Run
 from .batching import reader_batch
 from .stall import StallWatch, stall_after, watch
@@ -37,7 +38,7 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
         after = stall_after()  # a bad setting fails before any worker starts
         run.start()
         stall = watch(after, run.channel_statistics, run.stall_report)
-        output = run.output
+        output, reorder = run.output, in_order(run)
         limit, returned = reader_batch(output.maxsize, 1), 0
         while True:
             try:
@@ -45,14 +46,21 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
             except Stopped:
                 break
             if not batch:
+                if reorder is not None:
+                    yield from reorder.finish()
                 break
             returned = len(batch)  # handed back once the caller took them all
-            yield from batch
+            yield from batch if reorder is None else reorder.add_all(batch)
         run.raise_error()
     finally:
         if stall is not None:
             stall.close()
         run.close()
+
+
+def in_order(run: Run) -> Reorder | None:
+    """What puts the run's output back in order, if the consumer does (``Plan.reorders``)."""
+    return Reorder() if run.plan.reorders else None
 
 
 def join_threads(threads: list[threading.Thread], grace: float) -> None:

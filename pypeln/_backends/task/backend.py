@@ -31,7 +31,7 @@ from ..._worker.async_kernels import is_async_callable, is_awaitable, resolved
 from ..._worker.counters import RunStatistics
 from ..._worker.kernels import Element
 from ..common.batching import reader_batch
-from ..common.consumer import consume, join_threads
+from ..common.consumer import consume, in_order, join_threads
 from ..common.local_run import LocalRun
 from ..common.stall import StallWatch, stall_after, watch
 from ..common.worker_loop import run_worker
@@ -97,7 +97,7 @@ class TaskBackend(Backend):
             after = stall_after()  # a bad setting fails before any worker starts
             run.launch(asyncio.get_running_loop())
             stall = watch(after, run.channel_statistics, run.stall_report)
-            output = run.output
+            output, reorder = run.output, in_order(run)
             limit, returned = reader_batch(output.maxsize, 1), 0
             while True:
                 try:
@@ -105,9 +105,12 @@ class TaskBackend(Backend):
                 except Stopped:
                     break
                 if not batch:
+                    if reorder is not None:
+                        for element in reorder.finish():
+                            yield element
                     break
                 returned = len(batch)  # handed back once the caller took them all
-                for element in batch:
+                for element in batch if reorder is None else reorder.add_all(batch):
                     yield element
             run.raise_error()
         finally:

@@ -298,10 +298,9 @@ async def _streaming_ordered(batches: _Batches, output: AsyncOutput) -> None:
     """Each element once every one before it came or is known gone (``_worker/order.py``)."""
     reorder = Reorder()
     while batch := await batches.next():
-        for index, value in batch:
-            for element in reorder.add(index, value):
-                if output.add(element):
-                    await output.flush()
+        for element in reorder.add_all(batch):
+            if output.add(element):
+                await output.flush()
     for element in reorder.finish():
         if output.add(element):
             await output.flush()
