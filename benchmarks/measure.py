@@ -23,6 +23,10 @@ from .guard import guarded
 # How much of an error message a table cell keeps.
 ERROR_CHARS = 160
 QUIESCE_TIMEOUT = 1.0  # seconds to wait for the threads of the previous run to end
+#: Rounds, as a multiple of ``repeat``, for a ratio whose target is "within noise" of its
+#: baseline: the median of five ~0.3 s runs of two busy threads moves by 20% on a shared
+#: 2-core machine; fifteen rounds bring that down to a few percent.
+CLOSE_CALL_ROUNDS = 3
 
 
 class WrongResult(Exception):

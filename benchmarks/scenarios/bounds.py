@@ -6,7 +6,8 @@ readers hold included, so a small bound means small hand-offs. ``bounded`` runs
 ``map(x+1) -> filter(x%2==0) -> map(x*2)`` over ``range(n)`` with ``workers=1`` and the same
 ``maxsize`` on every stage (the consumer's queue takes the last stage's) on ``thread``,
 ``task`` (with the ``async def`` functions of ``task-trivial``) and ``process``, and relates
-each row to the same backend with ``maxsize=0``.
+each row to the same backend with ``maxsize=0``. The default and ``maxsize=0`` rows, whose
+ratio has a target, run in interleaved rounds of their own, three times as many.
 
 With ``--baseline DIR`` (another checkout of pypeln, e.g. a git worktree of an earlier
 commit), every row is run on that checkout too, in a child interpreter whose runs take part
@@ -22,7 +23,7 @@ from typing import Any
 import pypeln as pl
 
 from .. import legacy
-from ..measure import Contender, equals, measure, same_items
+from ..measure import CLOSE_CALL_ROUNDS, Contender, equals, measure, same_items
 from ..options import Options
 from ..peers import generator_chain
 from ..results import EARLIER, PYPELN, Row, ScenarioResult, rate
@@ -31,6 +32,8 @@ from .common import available_backends, default_start_note
 
 BOUNDS: tuple[int | None, ...] = (1, 4, 64, 1024, None, 0)
 BACKENDS = ("thread", "task", "process")
+#: The rows whose ratio has a target "within noise": measured in rounds of their own.
+PAIRED = (None, 0)
 # Elements per run, (full, --quick): small bounds are slow, and a run stays near a second.
 COUNTS = {
     1: (10_000, 2_000),
@@ -81,14 +84,16 @@ def bounded(options: Options) -> ScenarioResult:
                 why = f"its interpreter would not start: {exc}"
         label = server.label if server is not None else ""
         counts: dict[str, int] = {}
-        contenders = []
+        contenders: list[Contender] = []
+        paired: list[Contender] = []  # the default and maxsize=0 rows, measured apart
         for backend in backends:
             api = getattr(pl, backend)
             for maxsize in BOUNDS:
                 n = counts[row_name(backend, maxsize)] = options.elements(*COUNTS[maxsize])
                 run = partial(bounded_chain, api, n, maxsize, backend == "task")
                 check = same_items(generator_chain(n))
-                contenders.append(Contender(row_name(backend, maxsize), run, check))
+                contender = Contender(row_name(backend, maxsize), run, check)
+                (paired if maxsize in PAIRED else contenders).append(contender)
                 # A baseline checkout's default may be another bound: its row would compare
                 # unlike with like.
                 if server is not None and maxsize is not None:
@@ -97,6 +102,7 @@ def bounded(options: Options) -> ScenarioResult:
                     asked = partial(server.run, backend, n, maxsize)
                     contenders.append(Contender(name, asked, equals(checksum(generator_chain(n)))))
         timings = measure(contenders, options.repeat)
+        timings.update(measure(paired, options.repeat * CLOSE_CALL_ROUNDS))
     for backend in backends:
         for labelled in ("", label) if label else ("",):
             kind = EARLIER if labelled else PYPELN
