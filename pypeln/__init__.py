@@ -47,6 +47,9 @@ _WHERE = {
     "Retry": "._worker.policies.failures",
     "SKIP": "._worker.policies.failures",
     "Stage": "._pipeline.stage",
+    "Stats": "._insight.stats",
+    "StageStats": "._insight.stats",
+    "Verdict": "._insight.verdict",
 }
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync", "ray"}
 
@@ -66,8 +69,11 @@ __all__ = [
     "SerializationError",
     "Stage",
     "StageOptions",
+    "StageStats",
     "StageStatus",
     "StallWarning",
+    "Stats",
+    "Verdict",
     "WorkerCrashedError",
     "WorkerInfo",
     "__version__",
@@ -123,6 +129,8 @@ if TYPE_CHECKING:
         SerializationError,
         WorkerCrashedError,
     )
+    from ._insight.stats import StageStats, Stats
+    from ._insight.verdict import Verdict
     from ._pipeline.combinators.transforms import StageOptions
     from ._pipeline.element import Element
     from ._pipeline.feed import Feed, FeedStoppedError

@@ -125,7 +125,7 @@ PYCON = re.compile(r"^```pycon\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 @pytest.mark.parametrize(
-    "page", ["index.md", "tasks.md", "timeouts.md", "policies.md", "migrating.md"]
+    "page", ["index.md", "tasks.md", "timeouts.md", "policies.md", "insight.md", "migrating.md"]
 )
 def test_docs_code_examples(page: str) -> None:
     """Every ```pycon block of a page, run in order as one doctest."""

@@ -260,7 +260,11 @@ class WorkerContext(ABC):
 
     @abstractmethod
     def counters(self, node: Node, index: int) -> Counters:
-        """Where worker ``index`` of ``node`` counts what it drops (timeouts, filters)."""
+        """Where worker ``index`` of ``node`` counts what it drops (timeouts, filters) and
+        meters its flow: ``statistics.worker(node.name, id(node))``, or counters kept
+        elsewhere (shared memory) that ``statistics.add(node.name, counters, id(node))``
+        made known; the key is how ``stats()`` finds the stage (``consume`` registered it).
+        """
 
     @abstractmethod
     def limiter(self, node: Node) -> Limiter | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar, over
 
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
+from .._insight.stats import Stats, snapshot
 from .._worker.counters import RunStatistics
 from .._worker.policies.failures import OnError, Retry
 from .element import Element
@@ -81,6 +82,13 @@ class Stage(Generic[T_co]):
 
     def __iter__(self) -> Iterator[T_co]:
         return run_items(self, maxsize=0, return_index=False, stats=RunStatistics())
+
+    def diagram(self) -> str:
+        """The graph that ends in this stage as Mermaid text (a ``flowchart``): each stage
+        with its backend, workers and ``maxsize``; paste it where Mermaid renders."""
+        from .diagram import mermaid
+
+        return mermaid(self)
 
     def __aiter__(self) -> AsyncIterator[T_co]:
         """``async for x in stage`` runs the pipeline in the running event loop."""
@@ -317,6 +325,12 @@ class RunIterator(Iterator[T_co]):
         """How many elements each stage's error policy dropped (``on_error="skip"``, or
         ``pl.SKIP`` returned by its ``on_error`` function)."""
         return self.statistics.failed()
+
+    def stats(self) -> Stats:
+        """The run's statistics now (during the run or after it): per stage, items in and
+        out, what was dropped, how its workers spend their time, its queue, the duration of
+        a call; ``.bottleneck`` says what limits the run; ``print()`` shows a table."""
+        return snapshot(self.statistics)
 
 
 class _Refused(Iterator[Any]):

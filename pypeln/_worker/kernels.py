@@ -122,6 +122,9 @@ def batch_elements(take: Take, size: int, wait: float) -> Iterator[Element]:
     >>> list(batch_elements(lambda timeout, limit: items.pop(0), 2, 0))
     [((0,), ['a', 'b']), ((2,), ['c'])]
     """
+    if not wait:
+        yield from _sized_batches(take, size)
+        return
     held: list[Element] = []
     due: float | None = None  # when the held items must go (with a wait)
     while True:
@@ -147,8 +150,26 @@ def batch_elements(take: Take, size: int, wait: float) -> Iterator[Element]:
         yield _joined(held)
 
 
+def _sized_batches(take: Take, size: int) -> Iterator[Element]:
+    """``batch_elements`` without a wait: no clock, and lists cut whole from what comes
+    (taken a few lists' worth at a time)."""
+    held: list[Element] = []
+    while got := take(None, SIZED_TAKE * size):
+        held += got
+        whole = len(held) - len(held) % size
+        for start in range(0, whole, size):
+            yield _joined(held[start : start + size])
+        del held[:whole]
+    if held:
+        yield _joined(held)
+
+
+#: How many lists' worth ``batch`` takes from its input at a time, without a wait.
+SIZED_TAKE = 4
+
+
 def _joined(held: list[Element]) -> Element:
-    return held[0][0], [value for _, value in held]
+    return held[0][0], list(map(itemgetter(1), held))
 
 
 def _skipped(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -30,6 +30,7 @@ from collections.abc import Generator
 from time import perf_counter
 from typing import Any
 
+from ..._worker.counters import Counters
 from ..._worker.kernels import Element
 
 #: A batch is sized to take about this long to process, so hand-offs stay a small cost.
@@ -104,7 +105,11 @@ class OutputBatches:
     runs its steps with ``put_from``, a task worker awaits ``aput_from``.
     """
 
-    def __init__(self, outboxes: list[Any], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, outboxes: list[Any], max_batch: int = MAX_BATCH, counters: Counters | None = None
+    ) -> None:
+        #: A stage worker's counters: what it hands on, and how long handing on takes.
+        self.counters = counters
         distinct = list({id(outbox): outbox for outbox in outboxes}.values())
         self.outboxes = distinct
         self.pendings: list[deque[Element]] = [deque() for _ in distinct]
@@ -148,6 +153,8 @@ class OutputBatches:
         """Hand on what is held, as ``put_from`` steps; with ``more``, reserve room for the
         next batch too."""
         held = max(map(len, self.pendings), default=0)  # readers may have taken some
+        if self.counters is not None:
+            self.counters.emitted += self._held
         self._held = 0
         if held:
             self.sizer.end(held)

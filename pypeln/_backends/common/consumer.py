@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from time import monotonic
 
 from ..._errors import Stopped
+from ..._worker.counters import StageRecord
 from ..._worker.kernels import Element
 from ..._worker.order import Reorder
 from ..contract import Run
@@ -34,10 +35,12 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
     if run.statistics.stop is not None:  # another thread may stop the run (RunIterator.close)
         run.statistics.stop.attach(run.fail)
     stall: StallWatch | None = None
+    watched = register_stages(run)
     try:
         after = stall_after()  # a bad setting fails before any worker starts
         run.start()
-        stall = watch(after, run.channel_statistics, run.stall_report)
+        stall = watch_run(run, after)
+        stall.start()
         output, reorder = run.output, in_order(run)
         limit, returned = reader_batch(output.maxsize, 1), 0
         while True:
@@ -56,6 +59,29 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
         if stall is not None:
             stall.close()
         run.close()
+        run.statistics.unwatch(watched)
+        run.statistics.end()
+
+
+def register_stages(run: Run) -> object:
+    """Tell the run's statistics its stages (before any worker asks for counters); the
+    handle to ``unwatch`` its queues with once it ended."""
+    statistics, plan = run.statistics, run.plan
+    watched = statistics.watch_queues(run.channel_statistics)
+    for node in plan.nodes:
+        if node.stage is None or node.inbox is None:
+            continue
+        maxsize = plan.channels[node.inbox].maxsize
+        record = StageRecord(node.name, node.stage.backend.name, node.workers, maxsize)
+        statistics.register(id(node), record, node.inbox)
+    statistics.begin()
+    return watched
+
+
+def watch_run(run: Run, after: float) -> StallWatch:
+    """The run's watch: it samples the statistics, and warns of a stall after ``after``
+    seconds (0: never)."""
+    return watch(after, run.channel_statistics, run.stall_report, run.statistics.sample)
 
 
 def in_order(run: Run) -> Reorder | None:

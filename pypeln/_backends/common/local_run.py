@@ -131,7 +131,7 @@ class LocalRun(Run, WorkerContext, Generic[C]):
         return self._statuses[id(node)]
 
     def counters(self, node: Node, index: int) -> Counters:
-        return self.statistics.worker(node.name)
+        return self.statistics.worker(node.name, self._same.get(id(node), id(node)))
 
     def limiter(self, node: Node) -> Limiter | None:
         return self._limiters.get(self._same.get(id(node), id(node)))

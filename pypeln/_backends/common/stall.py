@@ -20,6 +20,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from time import monotonic
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -53,38 +54,56 @@ def stall_after() -> float:
     return seconds
 
 
-class StallWatch:
-    """A daemon thread that warns when ``progress()`` stays the same for ``after`` seconds.
+#: How often a run's watch samples its statistics (queue fills, items handed on), seconds.
+SAMPLE_EVERY = 0.1
 
-    ``report()`` builds the text of the warning (called only when the run stalled).
+
+class StallWatch:
+    """A daemon thread that samples the run's statistics (``sample()``) every
+    ``SAMPLE_EVERY`` seconds and, with ``after`` (0: off), warns when ``progress()`` stays the
+    same for ``after`` seconds. ``report()`` builds the text of the warning (called only when
+    the run stalled). ``close()`` takes a last sample.
     """
 
     def __init__(
-        self, after: float, progress: Callable[[], int], report: Callable[[], str]
+        self,
+        after: float,
+        progress: Callable[[], int],
+        report: Callable[[], str],
+        sample: Callable[[], None] = lambda: None,
     ) -> None:
         self._after = after
         self._progress = progress
         self._report = report
+        self._sample = sample
         self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="pypeln stall watch", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name="pypeln run watch", daemon=True)
+
+    def start(self) -> None:
+        """Start watching. (Apart from ``__init__``: whoever must close the watch holds it
+        before its thread runs, even if Ctrl-C lands in between.)"""
         self._thread.start()
 
     def close(self) -> None:
         self._ended.set()
-        if self._thread is not threading.current_thread():
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        self._sample()
 
     def _watch(self) -> None:
-        last, warned = self._progress(), False
-        while not self._ended.wait(self._after):
+        after = self._after
+        last, warned, since = self._progress(), False, monotonic()
+        while not self._ended.wait(min(SAMPLE_EVERY, after) if after else SAMPLE_EVERY):
+            self._sample()
+            if not after:
+                continue
             now = self._progress()
             if now != last:
-                last, warned = now, False
-            elif not warned:
+                last, warned, since = now, False, monotonic()
+            elif not warned and monotonic() - since >= after:
                 warned = True
                 message = (
-                    f"pypeln: nothing moved for {self._after:g} s; where the run is:\n"
-                    + self._report()
+                    f"pypeln: nothing moved for {after:g} s; where the run is:\n" + self._report()
                 )
                 warnings.warn(StallWarning(message), stacklevel=1)
 
@@ -163,11 +182,14 @@ def watch(
     after: float,
     channels: Callable[[], Sequence[ChannelStatistics]],
     report: Callable[[Sequence[ChannelStatistics]], str],
-) -> StallWatch | None:
-    """The watch of one run (None when off); progress is what readers took from the
-    channels (their ``taken``)."""
-    if not after:
-        return None
+    sample: Callable[[], None],
+) -> StallWatch:
+    """The watch of one run, to ``start()``: it samples its statistics, and warns of a stall
+    when ``after`` is set; progress is what readers took from the channels (their
+    ``taken``)."""
     return StallWatch(
-        after, lambda: sum(channel.taken for channel in channels()), lambda: report(channels())
+        after,
+        lambda: sum(channel.taken for channel in channels()),
+        lambda: report(channels()),
+        sample,
     )

@@ -20,6 +20,8 @@ from ..._pipeline.relay import relayed
 from ..._pipeline.sources import elements_of
 from ..._pipeline.stage import Stage, close_iterator
 from ..._worker.activity import WorkerActivity
+from ..._worker.counters import Counters
+from ..._worker.flow import clock, meter_batch, meter_end, meter_start, meter_wait
 from ..._worker.kernels import Element, batch_elements
 from ..._worker.order import kernel_for
 from ..._worker.policies.keys import destination_of
@@ -62,6 +64,7 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     stage = node.stage
     assert stage is not None and node.inbox is not None
     counters = context.counters(node, index)
+    meter_start(counters)
     outputs: list[_Output] = []
     wait = context.pause
 
@@ -84,24 +87,26 @@ def _work(node: Node, index: int, context: WorkerContext, outboxes: list[Channel
     )
     try:
         call = session.open()
-        with _Output(outboxes, context.max_batch) as output:
+        with _Output(outboxes, context.max_batch, counters) as output:
             outputs.append(output)
             inbox = context.reader(node.inbox_of(index))
             activity = context.activity(node, index)
             if stage.kind == "batch":  # it reads with a timeout: not through _inputs
-                taker = _Taker(inbox, output, activity)
+                taker = _Taker(inbox, output, activity, counters)
                 try:
                     output.drain(batch_elements(taker.take, stage.batch_size, stage.batch_wait))
                 finally:
                     taker.leave()
             else:
-                inputs = _inputs(inbox, node.workers, output, activity)
+                inputs = _inputs(inbox, node.workers, output, activity, counters)
                 kernel = kernel_for(stage.kind, marks=node.marks, streams=node.streams)
                 output.drain(kernel(call, inputs))
     except BaseException:
         session.close_quietly()
+        meter_end(counters)
         raise
     session.close()
+    meter_end(counters)
 
 
 def _route(node: Node, context: WorkerContext, outboxes: list[ChannelWriter]) -> None:
@@ -116,8 +121,14 @@ def _route(node: Node, context: WorkerContext, outboxes: list[ChannelWriter]) ->
 
 
 def _inputs(
-    inbox: ChannelReader, workers: int, output: _Output | _Routed, activity: WorkerActivity
+    inbox: ChannelReader,
+    workers: int,
+    output: _Output | _Routed,
+    activity: WorkerActivity,
+    counters: Counters | None = None,
 ) -> Iterator[Element]:
+    """The elements of ``inbox`` for one worker, read in batches; with ``counters`` (a stage
+    worker's), each batch's wait, size and time per item are noted."""
     sizer = BatchSizer(min(reader_batch(inbox.maxsize, workers), output.sizer.cap))
     returned = 0
     release = output.release if output.bounded else None  # the room we hold, if we wait
@@ -126,7 +137,10 @@ def _inputs(
             output.pause()  # downstream gets what we have before we may wait for more
             done, returned = returned, 0
             activity.waiting()
+            began = clock()
             batch = inbox.get_batch(sizer.size, done, release)
+            if counters is not None:
+                mark = meter_wait(counters, began, len(batch))
             if not batch:
                 return
             returned = len(batch)
@@ -134,6 +148,8 @@ def _inputs(
             sizer.begin()
             yield from activity.working_on(batch)
             sizer.end(len(batch))
+            if counters is not None:
+                meter_batch(counters, mark, len(batch))
     finally:  # leaving mid-batch (a process worker replaced after a timeout): room is free
         if returned:
             inbox.give_back(returned)
@@ -143,10 +159,13 @@ class _Taker:
     """``take`` for ``batch_elements``: ``_inputs``'s reading, one ``get_batch`` at a time
     and with a timeout."""
 
-    def __init__(self, inbox: ChannelReader, output: _Output, activity: WorkerActivity):
+    def __init__(
+        self, inbox: ChannelReader, output: _Output, activity: WorkerActivity, counters: Counters
+    ) -> None:
         self._inbox = inbox
         self._output = output
         self._activity = activity
+        self._counters = counters
         self._release = output.release if output.bounded else None
         self._returned = 0  # the size of the last batch, whose room is given back next time
 
@@ -155,7 +174,9 @@ class _Taker:
         output.pause()  # downstream gets what we have before we may wait for more
         done, self._returned = self._returned, 0
         self._activity.waiting()
+        began = clock()
         batch = self._inbox.get_batch(limit, done, self._release, timeout)
+        meter_wait(self._counters, began, 0 if batch is NOTHING_YET else len(batch))
         if batch is NOTHING_YET:
             return None
         self._returned = len(batch)
@@ -209,8 +230,10 @@ class _Output(OutputBatches):
             append(element)
             batched += 1
             if batched >= size or watch.hungry:
+                self._held = batched  # counted at the hand-on (the bounded path counts live)
                 self.flush()
                 batched, size = 0, sizer.size
+        self._held = batched
         self.flush()
 
     def _drain_bounded(
@@ -244,12 +267,15 @@ class _Output(OutputBatches):
 
     def _hand_on(self, more: bool) -> None:
         steps = self._hand_on_steps(more)
+        began = clock()
         try:
             outbox, pending, reserve = next(steps)
             while True:
                 outbox, pending, reserve = steps.send(outbox.put_from(pending, reserve))
         except StopIteration:
             pass
+        if self.counters is not None:
+            self.counters.blocked_ns += clock() - began
 
     def _broadcast(self, element: Element) -> None:
         for pending in self._targets:

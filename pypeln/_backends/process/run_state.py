@@ -16,7 +16,7 @@ from typing import Any
 
 from ..._errors import SerializationError
 from ..._pipeline.stage import Stage
-from ..._worker.counters import COUNTERS
+from ..._worker.counters import COUNTERS, SAMPLES
 from ..._worker.hooks import StageStatus
 from ..._worker.policies.rate import NANOSECONDS, next_turn
 from ..remote.pickling import dumps
@@ -28,10 +28,22 @@ from .pipes import PipeMutex, Waiter
 class SharedCounters(Structure):
     """One worker's ``Counters`` in shared memory: the consumer reads them live."""
 
-    _fields_ = [(name, c_int64) for name in COUNTERS]
+    _fields_ = [
+        *((name, c_int64) for name in COUNTERS),
+        ("sampled", c_int64),
+        ("samples", c_int64 * SAMPLES),
+    ]
     timed_out: int
     filtered_out: int
     failed: int
+    received: int
+    emitted: int
+    waiting_ns: int
+    blocked_ns: int
+    started_ns: int
+    ended_ns: int
+    sampled: int
+    samples: Any
 
 
 def counters_array(workers: int) -> Any:

@@ -154,7 +154,7 @@ class ProcessRun(Run):
             shipped.keyed_inboxes = node.keyed_inboxes
             shipped.outboxes = node.outboxes
             for index in range(node.workers):
-                self.statistics.add(node.name, counters[counter])
+                self.statistics.add(node.name, counters[counter], id(node))
                 jobs.append(
                     (node, index, self._spec(node, shipped, index, counters, counter, position))
                 )

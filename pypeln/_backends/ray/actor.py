@@ -34,7 +34,8 @@ from typing import Any
 import ray
 
 from ..._pipeline.stage import Stage
-from ..._worker.counters import COUNTERS, WorkerCounters
+from ..._worker.counters import DROPS, WorkerCounters
+from ..._worker.flow import clock
 from ..._worker.hooks import StageStatus
 from ..._worker.kernels import Element
 from ..._worker.order import kernel_for
@@ -47,9 +48,10 @@ from .rate import KeptSchedule
 from .values import Packed, pack, unpack
 
 #: What a batch reports to the driver: how many results it made, a packed error (or None),
-#: and the counters (``COUNTERS``, in order). The results themselves are a second return
-#: value, which the driver may hand to the next stage's actor without reading it.
-Report = tuple[int, bytes | None, tuple[int, ...]]
+#: the counters of what it dropped (``DROPS``, in order) and the nanoseconds its items took.
+#: The results themselves are a second return value, which the driver may hand to the next
+#: stage's actor without reading it.
+Report = tuple[int, bytes | None, tuple[int, ...], int]
 
 
 def stage_payload(stage: Stage[Any]) -> bytes:
@@ -135,6 +137,7 @@ class StageWorker:
         self._working = threading.get_ident()
         with self._lock:
             self._running = call
+        began = clock()
         try:
             elements = [element for part in parts for element in unpack(part)]
             hold = self._held.append
@@ -148,7 +151,7 @@ class StageWorker:
         except BaseException as raised:  # a result that cannot be pickled
             count, results = 0, pack([])
             error = error or pack_error(raised, main_by_value=True)
-        return (count, error, self._counts()), results
+        return (count, error, self._counts(), clock() - began), results
 
     def _until_stopped(self, elements: list[Element]) -> Iterator[Element]:
         """``elements`` until the run stops: the rest of a batch is not wanted then (each
@@ -199,7 +202,7 @@ class StageWorker:
         return None
 
     def _counts(self) -> tuple[int, ...]:
-        return tuple(getattr(self._counters, name) for name in COUNTERS)
+        return tuple(getattr(self._counters, name) for name in DROPS)
 
 
 def _deadline(stop: StopSignal) -> Any:

@@ -35,7 +35,8 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from ..._errors import Stopped, WorkerCrashedError, mark_stage
 from ..._pipeline.plan import Node, Plan
 from ..._pipeline.stage import Stage
-from ..._worker.counters import COUNTERS, RunStatistics
+from ..._worker.counters import DROPS, RunStatistics, note_call
+from ..._worker.flow import clock, meter_end, meter_start, meter_wait
 from ..._worker.kernels import Element
 from ..common.batching import batch_cap
 from ..common.consumer import join_threads
@@ -202,6 +203,8 @@ class RayRun(LocalRun[ThreadChannel]):
             # take from the shared pending once they ask), and no room is sat on.
             if not results.count:
                 return
+            began = clock()
+            counters.emitted += results.count
             values = results.values() if reads_values else []
             for channel, writer in writers.items():
                 for _ in range(copies[channel]):
@@ -213,6 +216,7 @@ class RayRun(LocalRun[ThreadChannel]):
                 writer.put_available(held[channel])
             for channel, writer in writers.items():
                 writer.put_from(held[channel])
+            counters.blocked_ns += clock() - began
 
         def hand_on_one() -> None:
             report_ref, results_ref, size, number = sent[0]
@@ -228,23 +232,37 @@ class RayRun(LocalRun[ThreadChannel]):
                     if any(writer.hungry for writer in writers.values()):
                         hand_on(Results(*ray.get(actor.take_held.remote(number))))
             sent.popleft()
-            count, packed, counts = report
-            for name, value in zip(COUNTERS, counts, strict=True):
+            count, packed, counts, spent = report
+            for name, value in zip(DROPS, counts, strict=True):
                 setattr(counters, name, value)
+            if size:
+                note_call(counters, spent // size)
             inbox.give_back(size)
             hand_on(Results(count, results_ref))
             _raise(packed)
 
+        finishing = [0]  # nanoseconds of the last get_batch spent on calls (not waiting)
+
         def before_waiting() -> None:  # nothing is held back, and no room is sat on
+            began = clock()
             while sent:
                 hand_on_one()
             for channel, writer in writers.items():
                 writer.release(held[channel])
+            finishing[0] = clock() - began
 
         for channel, writer in writers.items():
             writer.share(held[channel])
+        meter_start(counters)
         try:
-            while batch := inbox.get_batch(room(), 0, before_waiting):
+            while True:
+                began, finishing[0] = clock(), 0
+                batch = inbox.get_batch(room(), 0, before_waiting)
+                # Between actors, a batch holds calls' results: it counts their items.
+                items = sum(part.count for part in batch) if reads_results else len(batch)
+                meter_wait(counters, began + finishing[0], items)
+                if not batch:
+                    break
                 if reads_results:
                     parts = [part.data for part in batch]
                 else:
@@ -255,6 +273,7 @@ class RayRun(LocalRun[ThreadChannel]):
                     hand_on_one()
             before_waiting()
         finally:
+            meter_end(counters)
             for channel, writer in writers.items():
                 writer.unshare(held[channel])
         return list(writers.values())

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import partial
-from itertools import chain, islice, tee
+from itertools import chain, count, islice, tee
 from typing import Any
 
 from ..._errors import mark_stage
@@ -20,7 +20,7 @@ from ..._pipeline.plan import in_source_order, router_label
 from ..._pipeline.relay import Relay, reads_of, shared_reads, with_relays
 from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
-from ..._worker.counters import RunStatistics
+from ..._worker.counters import RunStatistics, StageRecord
 from ..._worker.hooks import ActiveWorkers
 from ..._worker.kernels import KERNELS, Element, Take, batch_elements
 from ..._worker.policies.keys import destination_of
@@ -29,6 +29,7 @@ from ..._worker.session import WorkerSession
 from ..common.deadline import ThreadDeadline
 from ..common.stop_signal import StopSignal
 from ..contract import Backend
+from .meter import ONE_TO_ONE, SyncMeter, SyncStage, tally
 
 
 class SyncBackend(Backend):
@@ -39,7 +40,7 @@ class SyncBackend(Backend):
 
     def iterate(self, stage: Stage[Any], maxsize: int, stats: RunStatistics) -> Iterator[Element]:
         run = _SyncRun(self, stage, stats)
-        top = run.elements(stage, name=stage.name)
+        top = run.meter.metered(run.elements(stage, name=stage.name))
         if stats.stop is not None:  # another thread may stop the run: wake a timed call's wait
             stats.stop.attach(run.stop)
         return _closing(top, run) if run.to_close or run.timed else top
@@ -51,6 +52,7 @@ class _SyncRun:
     def __init__(self, backend: SyncBackend, last: Stage[Any], stats: RunStatistics) -> None:
         self.backend = backend
         self.stats = stats
+        self.meter = SyncMeter(stats)
         self.readers: Counter[int] = Counter({id(last): 1})
         foreign = _count_readers(last, backend, self.readers)
         # What a stage of another backend reads that this run computes: relayed to its run
@@ -123,7 +125,11 @@ class _SyncRun:
             return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
         if obj.kind == "ordered" and in_source_order(obj, self.backend):
             return inputs  # one element at a time through a chain: in order already
-        counters = self.stats.worker(obj.name)
+        self.stats.register(id(obj), StageRecord(obj.name, self.backend.name, 1, 0))
+        counters = self.stats.worker(obj.name, id(obj))
+        received: count[int] | None = None  # map, filter: what went out or was dropped
+        if obj.kind not in ONE_TO_ONE:
+            received, inputs = tally(inputs)
         self.timed = self.timed or bool(obj.timeout)
         deadline = partial(ThreadDeadline, stop=self.signal)
         limiter = Schedule(obj.rate, 1) if obj.rate else None
@@ -131,10 +137,13 @@ class _SyncRun:
             obj, None, ActiveWorkers(1), counters, deadline, self.signal.pause, limiter
         )
         if obj.on_start is None and obj.on_done is None:
-            return iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
-        hooked = _with_hooks(session, inputs)
-        self.to_close.append(hooked)
-        return hooked
+            kernel = iter(KERNELS[obj.kind](session.open(), inputs))  # no hook: nothing to wrap
+        else:
+            kernel = _with_hooks(session, inputs)
+            self.to_close.append(kernel)
+        emitted, items = tally(kernel)
+        self.meter.add(obj.name, SyncStage(counters, received, emitted))
+        return items
 
 
 def _count_readers(

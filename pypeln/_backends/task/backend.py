@@ -31,9 +31,9 @@ from ..._worker.async_kernels import is_async_callable, is_awaitable, resolved
 from ..._worker.counters import RunStatistics
 from ..._worker.kernels import Element
 from ..common.batching import reader_batch
-from ..common.consumer import consume, in_order, join_threads
+from ..common.consumer import consume, in_order, join_threads, register_stages, watch_run
 from ..common.local_run import LocalRun
-from ..common.stall import StallWatch, stall_after, watch
+from ..common.stall import StallWatch, stall_after
 from ..common.worker_loop import run_worker
 from ..contract import Backend
 from .channel import LoopChannel, resolve
@@ -93,10 +93,12 @@ class TaskBackend(Backend):
         if stats.stop is not None:  # another thread may stop the run (RunIterator.close)
             stats.stop.attach(run.fail)
         stall: StallWatch | None = None
+        watched = register_stages(run)
         try:
             after = stall_after()  # a bad setting fails before any worker starts
             run.launch(asyncio.get_running_loop())
-            stall = watch(after, run.channel_statistics, run.stall_report)
+            stall = watch_run(run, after)
+            stall.start()
             output, reorder = run.output, in_order(run)
             limit, returned = reader_batch(output.maxsize, 1), 0
             while True:
@@ -117,6 +119,8 @@ class TaskBackend(Backend):
             if stall is not None:
                 stall.close()
             await run.shutdown()
+            stats.unwatch(watched)
+            stats.end()
 
 
 def runs_in_loop(node: Node) -> bool:

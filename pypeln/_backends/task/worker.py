@@ -44,6 +44,7 @@ from ..._worker.async_kernels import AsyncKernel
 from ..._worker.async_order import async_kernel_for
 from ..._worker.async_session import AsyncDeadline, AsyncWorkerSession
 from ..._worker.counters import Counters, RunStatistics
+from ..._worker.flow import Mark, clock, meter_batch, meter_end, meter_start, meter_wait
 from ..._worker.hooks import Call, WorkerStatus
 from ..._worker.kernels import Element
 from ..._worker.order import Reorder
@@ -130,12 +131,14 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
 
     status = context.status(node)
     limiter = context.limiter(node)
+    meter_start(counters)
     session = AsyncWorkerSession(stage, index, status, counters, AsyncDeadline, pause, limiter)
     try:
         call = await session.aopen()
-        with AsyncOutput(outboxes, context.max_batch) as output:
+        with AsyncOutput(outboxes, context.max_batch, counters) as output:
             outputs.append(output)
-            batches = _Batches(context.reader(node.inbox_of(index)), node.workers, output)
+            inbox = context.reader(node.inbox_of(index))
+            batches = _Batches(inbox, node.workers, output, counters)
             if stage.kind == "ordered":
                 await (_streaming_ordered if node.streams else _ordered)(batches, output)
             elif stage.workers == 0:
@@ -149,8 +152,10 @@ async def _work(node: Node, index: int, context: TaskContext, outboxes: list[Loo
             output.release()
     except BaseException:
         await session.aclose_quietly()
+        meter_end(counters)
         raise
     await session.aclose()
+    meter_end(counters)
 
 
 class LoopTurns:
@@ -203,8 +208,12 @@ def _fail_labelled(
 class _Batches:
     """A worker's input: batches sized to ~1 ms of work, fetched after flushing the output."""
 
-    def __init__(self, inbox: LoopChannel, workers: int, output: AsyncOutput) -> None:
+    def __init__(
+        self, inbox: LoopChannel, workers: int, output: AsyncOutput, counters: Counters
+    ) -> None:
         self.inbox = inbox
+        self.counters = counters
+        self.mark: Mark = (0, 0)  # when the last batch's work began (``meter_wait``)
         self.output = output
         cap = reader_batch(inbox.maxsize, max(1, workers))
         self.sizer = BatchSizer(min(cap, output.sizer.cap))
@@ -223,7 +232,9 @@ class _Batches:
         else:  # the get will not wait: let others run if this worker held the loop
             await self.turns.checkpoint()
         size = limit or self.sizer.size
+        began = clock()
         batch = await self.inbox.aget_batch(size, self._returned, self._release)
+        self.mark = meter_wait(self.counters, began, len(batch))
         self._returned = len(batch)
         self.output.resume()
         return batch
@@ -245,6 +256,7 @@ async def _each_batch(
         sizer.begin()
         await kernel(call, activity.working_on(batch), output)
         sizer.end(len(batch))
+        meter_batch(batches.counters, batches.mark, len(batch))
 
 
 async def _unlimited(
@@ -359,8 +371,13 @@ class AsyncOutput(OutputBatches):
     It never yields to the loop by itself: its callers do, once per batch.
     """
 
-    def __init__(self, outboxes: list[LoopChannel], max_batch: int = MAX_BATCH) -> None:
-        super().__init__(outboxes, max_batch)
+    def __init__(
+        self,
+        outboxes: list[LoopChannel],
+        max_batch: int = MAX_BATCH,
+        counters: Counters | None = None,
+    ) -> None:
+        super().__init__(outboxes, max_batch, counters)
         self._single = self.outboxes[0] if len(outboxes) == 1 else None
         self._single_pending = self.pendings[0] if len(outboxes) == 1 else deque()
 
@@ -389,9 +406,12 @@ class AsyncOutput(OutputBatches):
 
     async def _hand_on(self, more: bool) -> None:
         steps = self._hand_on_steps(more)
+        began = clock()
         try:
             outbox, pending, reserve = next(steps)
             while True:
                 outbox, pending, reserve = steps.send(await outbox.aput_from(pending, reserve))
         except StopIteration:
             pass
+        if self.counters is not None:
+            self.counters.blocked_ns += clock() - began

@@ -251,7 +251,7 @@ class MinimalRun(Run, WorkerContext):
         return self._statuses[id(node)]
 
     def counters(self, node: Node, index: int) -> Counters:
-        return self.statistics.worker(node.name)
+        return self.statistics.worker(node.name, id(node))
 
     def limiter(self, node: Node) -> Limiter | None:
         stage = node.stage

@@ -1,0 +1,9 @@
+"""Insight into a run: what the workers' counters say, read as the user's questions.
+
+* ``stats.py``: ``Stats``, a snapshot of a run's statistics per stage (``RunIterator.stats()``);
+* ``verdict.py``: which stage limits the run, and what to change (``Stats.bottleneck``);
+* ``table.py``: the statistics and the verdict as text (``print(stats)``).
+
+The counters themselves are kept by the workers (``_worker/counters.py``, ``_worker/flow.py``),
+per batch and without a lock; nothing here runs unless someone asks.
+"""

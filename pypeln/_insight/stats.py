@@ -1,0 +1,182 @@
+"""``Stats``: a snapshot of one run's statistics, per stage, at any moment of the run.
+
+Each stage's workers count what they take, hand on and drop, and how long they wait for
+input and spend handing on (``_worker/flow.py``); the rest of their life is work. Here the
+counters of a stage's workers are added up into one ``StageStats``.
+
+>>> import pypeln as pl
+>>> run = pl.thread.to_iterable(pl.thread.map(abs, range(-50, 50), workers=2))
+>>> sorted(run)[:3]
+[0, 1, 1]
+>>> stats = run.stats()
+>>> stage = stats.stages[0]
+>>> stage.name, stage.workers, stage.received, stage.emitted, stage.dropped
+('map(abs)', 2, 100, 100, 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._worker.counters import SAMPLES, RunStatistics, StageRecord
+from .._worker.flow import clock
+
+if TYPE_CHECKING:
+    from .verdict import Verdict
+
+NANOSECONDS = 1e9
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """One stage of a run: what went through it and how its workers spent their time."""
+
+    name: str
+    backend: str
+    workers: int
+    maxsize: int  #: its input queue's bound (0: none)
+    received: int  #: items taken from its input
+    emitted: int  #: items handed on
+    filtered_out: int
+    timed_out: int
+    failed: int  #: items an error policy dropped
+    #: Shares of its workers' time while the run's workers ran (0 to 1; the rest, they had
+    #: not started or had ended): working (in the stage's function), waiting for input, handing on
+    #: (waiting for room downstream, mostly).
+    busy: float
+    waiting: float
+    blocked: float
+    fill: int  #: items in its input queue at the last sample
+    mean_fill: float  #: items in its input queue, on average over the samples
+    call_p50: float | None  #: seconds a call takes, median (None: no call yet)
+    call_p99: float | None  #: seconds a call takes, 99th percentile
+    per_second: float  #: items handed on per second of the stage's life
+    seconds: float  #: the stage's life so far
+
+    @property
+    def dropped(self) -> int:
+        """Items dropped on purpose: filtered out, timed out, failed under an error policy."""
+        return self.filtered_out + self.timed_out + self.failed
+
+    @property
+    def fill_share(self) -> float | None:
+        """How full its input queue was on average (None: unbounded)."""
+        return self.mean_fill / self.maxsize if self.maxsize else None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A run's statistics: its stages in pipeline order, and its wall time so far."""
+
+    stages: tuple[StageStats, ...]
+    seconds: float  #: wall time of the run so far (or in all, once it ended)
+    running: bool  #: the run has not ended
+
+    def __getitem__(self, name: str) -> StageStats:
+        """The stage called ``name`` (the first one, if several are)."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage {name!r} in this run (stages: {self.names()})")
+
+    def names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+    @property
+    def bottleneck(self) -> Verdict | None:
+        """The stage that limits the run, why, and what to change (None: nothing ran)."""
+        from .verdict import verdict_of
+
+        return verdict_of(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (for JSON): the stages, the wall time and the verdict."""
+        verdict = self.bottleneck
+        return {
+            "seconds": self.seconds,
+            "running": self.running,
+            "stages": [{**asdict(stage), "dropped": stage.dropped} for stage in self.stages],
+            "bottleneck": None if verdict is None else asdict(verdict),
+        }
+
+    def __str__(self) -> str:
+        from .table import render
+
+        return render(self)
+
+
+def snapshot(statistics: RunStatistics) -> Stats:
+    """The statistics of a run now."""
+    for refresh in list(statistics.refreshers):
+        refresh()
+    now = clock()
+    begun, ended = statistics.begun_ns, statistics.ended_ns
+    seconds = ((ended or now) - begun) / NANOSECONDS if begun else 0.0
+    records = list(statistics.stages.values())
+    # The shares of time are of the time any worker ran: not the start of processes or
+    # actors before it, nor the consumer's time after the last worker ended.
+    workers = [c for record in records for c in list(record.counters) if c.started_ns]
+    first = min((c.started_ns for c in workers), default=0)
+    last = max(((c.ended_ns or now) for c in workers), default=0)
+    stages = tuple(_stage(record, now, last - first) for record in records)
+    return Stats(stages, seconds, running=bool(begun) and not ended)
+
+
+def _stage(record: StageRecord, now: int, span: int) -> StageStats:
+    workers = list(record.counters)
+    total = {name: sum(getattr(c, name) for c in workers) for name in _SUMMED}
+    life = sum(((c.ended_ns or now) - c.started_ns) for c in workers if c.started_ns)
+    waiting, blocked = total["waiting_ns"], total["blocked_ns"]
+    busy = max(0, life - waiting - blocked)
+    # Shares of the workers' span: a stage that ended early, or started late, was idle then.
+    whole = max(life, record.workers * span)
+    started = [c.started_ns for c in workers if c.started_ns]
+    span = (max((c.ended_ns or now) for c in workers) - min(started)) if started else 0
+    calls = sorted(_samples(workers))
+    fills = list(record.fills)
+    return StageStats(
+        name=record.name,
+        backend=record.backend,
+        workers=record.workers,
+        maxsize=record.maxsize,
+        received=total["received"],
+        emitted=total["emitted"],
+        filtered_out=total["filtered_out"],
+        timed_out=total["timed_out"],
+        failed=total["failed"],
+        busy=busy / whole if whole else 0.0,
+        waiting=waiting / whole if whole else 0.0,
+        blocked=blocked / whole if whole else 0.0,
+        fill=fills[-1] if fills else 0,
+        mean_fill=sum(fills) / len(fills) if fills else 0.0,
+        call_p50=_percentile(calls, 0.50),
+        call_p99=_percentile(calls, 0.99),
+        per_second=total["emitted"] / (span / NANOSECONDS) if span else 0.0,
+        seconds=span / NANOSECONDS,
+    )
+
+
+_SUMMED = ("received", "emitted", "filtered_out", "timed_out", "failed", "waiting_ns", "blocked_ns")
+
+
+def _samples(workers: Sequence[Any]) -> list[int]:
+    """Every duration of a call the workers still keep (the latest ``SAMPLES`` of each)."""
+    kept: list[int] = []
+    for counters in workers:
+        count = min(counters.sampled, SAMPLES)
+        kept += list(counters.samples[:count])
+    return kept
+
+
+def _percentile(ordered: list[int], share: float) -> float | None:
+    """The value below which ``share`` of ``ordered`` (nanoseconds) lies, in seconds.
+
+    >>> _percentile([1_000, 2_000, 3_000, 4_000], 0.5), _percentile([], 0.5)
+    (2e-06, None)
+    """
+    if not ordered:
+        return None
+    position = min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))
+    return ordered[position] / NANOSECONDS
