@@ -75,6 +75,8 @@ def test_a_stuck_run_reports_its_workers_and_queues(
         assert "holding element (3,)" in report and f"in {f.__name__}" in report
         assert report.count("holding element") == 1, report
     assert len(reports) == 1  # one warning per stall
+    statistics = report.split("\nstatistics:\n", 1)[1]  # the run's own table
+    assert f"map({f.__name__})" in statistics and "map(abs)" in statistics
 
 
 def test_the_watch_is_off_by_default_and_checks_its_setting(

@@ -14,14 +14,15 @@ stage, and watches it for stalls (see ``stall``); ``join_threads`` is how a run'
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from time import monotonic
 
 from ..._errors import Stopped
+from ..._insight.stats import snapshot
 from ..._worker.counters import StageRecord
 from ..._worker.kernels import Element
 from ..._worker.order import Reorder
-from ..contract import Run
+from ..contract import ChannelStatistics, Run
 from .batching import reader_batch
 from .stall import StallWatch, stall_after, watch
 
@@ -80,8 +81,12 @@ def register_stages(run: Run) -> object:
 
 def watch_run(run: Run, after: float) -> StallWatch:
     """The run's watch: it samples the statistics, and warns of a stall after ``after``
-    seconds (0: never)."""
-    return watch(after, run.channel_statistics, run.stall_report, run.statistics.sample)
+    seconds (0: never), with where each worker is and the run's statistics."""
+
+    def report(channels: Sequence[ChannelStatistics]) -> str:
+        return f"{run.stall_report(channels)}\n\nstatistics:\n{snapshot(run.statistics)}"
+
+    return watch(after, run.channel_statistics, report, run.statistics.sample)
 
 
 def in_order(run: Run) -> Reorder | None:
