@@ -58,11 +58,9 @@ def test_the_issue_signatures() -> None:
     assert keyword_only == ["on_error", "retries", "rate", "ordered", "key"]
     each = inspect.signature(pl.thread.each).parameters.values()
     assert [p.name for p in each if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD][-1] == "run"
-    assert list(inspect.signature(pl.thread.to_iterable).parameters) == [
-        "stage",
-        "maxsize",
-        "return_index",
-    ]
+    parameters = inspect.signature(pl.thread.to_iterable).parameters
+    assert list(parameters) == ["stage", "maxsize", "return_index", "progress"]
+    assert parameters["progress"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_package_surface() -> None:

@@ -2,7 +2,8 @@
 
 * ``stats.py``: ``Stats``, a snapshot of a run's statistics per stage (``RunIterator.stats()``);
 * ``verdict.py``: which stage limits the run, and what to change (``Stats.bottleneck``);
-* ``table.py``: the statistics and the verdict as text (``print(stats)``).
+* ``table.py``: the statistics and the verdict as text (``print(stats)``);
+* ``progress.py``: a progress bar per stage (tqdm), moved as the statistics are sampled.
 
 The counters themselves are kept by the workers (``_worker/counters.py``, ``_worker/flow.py``),
 per batch and without a lock; nothing here runs unless someone asks.

@@ -27,7 +27,7 @@ has one writer per channel and ends it once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,43 @@ def mark_streams(nodes: list[Node]) -> None:
             node.streams = True
             for member in chain:
                 member.marks = True
+
+
+#: The stages that hand on, for each item they take, one item (or drop it on error).
+ONE_FOR_ONE = frozenset({"map", "each", "ordered", "route", "from_iterable"})
+
+
+def expected_items(stage: Stage[Any]) -> int | None:
+    """How many items ``stage`` will take, where the length of its sources says so (for a
+    progress bar's total); None if that is not known.
+
+    >>> import pypeln as pl
+    >>> evens = pl.thread.filter(bool, range(4))
+    >>> expected_items(pl.thread.map(str, range(4))), expected_items(pl.thread.map(str, evens))
+    (4, None)
+    """
+    total = 0
+    for upstream in stage.upstreams:
+        if isinstance(upstream, Stage):
+            if upstream.kind not in ONE_FOR_ONE:
+                return None
+            count = expected_items(upstream)
+        else:
+            count = len(upstream) if isinstance(upstream, Sized) else None
+        if count is None:
+            return None
+        total += count
+    return total
+
+
+def expected_out(stage: Stage[Any]) -> int | None:
+    """How many items ``stage`` will hand on (``each``: take), where that is known.
+
+    >>> import pypeln as pl
+    >>> expected_out(pl.thread.map(str, range(4))), expected_out(pl.thread.filter(bool, range(4)))
+    (4, None)
+    """
+    return expected_items(stage) if stage.kind in ONE_FOR_ONE else None
 
 
 def router_label(stage: Stage[Any]) -> str:

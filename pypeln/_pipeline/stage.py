@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar, over
 
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
+from .._insight.progress import ProgressBars, wanted
 from .._insight.stats import Stats, snapshot
 from .._worker.counters import RunStatistics
 from .._worker.policies.failures import OnError, Retry
@@ -152,6 +153,7 @@ def run_items(
     generator then ends, at once if it waits, else before its next item.
     """
     note_one_shot_reads(stage)
+    bars = progress_bars(stats, "to_iterable")
     elements = stage.backend.iterate(stage, maxsize, stats)
     stop = stats.stop
     try:
@@ -168,7 +170,11 @@ def run_items(
         if stop is None or not stop.requested:
             raise
     finally:
-        close_iterator(elements)
+        try:
+            close_iterator(elements)
+        finally:
+            if bars is not None:
+                bars.close()
 
 
 async def arun_items(
@@ -176,6 +182,7 @@ async def arun_items(
 ) -> AsyncGenerator[Any, None]:
     """``run_items`` in the running loop (the backend's ``aiterate``)."""
     note_one_shot_reads(stage)
+    bars = progress_bars(stats, "to_iterable")
     elements = stage.backend.aiterate(stage, maxsize, stats)
     stop = stats.stop
     try:
@@ -187,7 +194,19 @@ async def arun_items(
         if stop is None or not stop.requested:
             raise
     finally:
-        await elements.aclose()
+        try:
+            await elements.aclose()
+        finally:
+            if bars is not None:
+                bars.close()
+
+
+def progress_bars(stats: RunStatistics, caller: str) -> ProgressBars | None:
+    """The run's progress bars, if asked for (``stats.progress``, ``$PYPELN_PROGRESS``)."""
+    progress = wanted(stats.progress)
+    if progress is False:
+        return None
+    return ProgressBars(stats, None if progress is True else progress, caller)
 
 
 def note_one_shot_reads(stage: Stage[Any]) -> None:
@@ -247,8 +266,11 @@ class RunIterator(Iterator[T_co]):
     {}
     """
 
-    def __init__(self, stage: Stage[Any], *, maxsize: int, return_index: bool) -> None:
+    def __init__(
+        self, stage: Stage[Any], *, maxsize: int, return_index: bool, progress: Any = False
+    ) -> None:
         self.statistics = RunStatistics()
+        self.statistics.progress = progress
         self._stop = self.statistics.stop = StopRequest()
         self._run = (stage, maxsize, return_index)
         self._items: Iterator[T_co] = run_items(

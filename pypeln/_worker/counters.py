@@ -85,6 +85,8 @@ class StageRecord:
     backend: str
     workers: int
     maxsize: int  # its input queue's bound (0: none)
+    kind: str = ""  # map, filter, ...
+    total: int | None = None  # the items it will hand on, where the source's length says
     counters: list[Counters] = field(default_factory=list)
     fills: deque[int] = field(default_factory=lambda: deque(maxlen=HISTORY))
     #: The watch's samples: ``(clock, items handed on by then)``, for rates over time.
@@ -113,6 +115,10 @@ class RunStatistics:
         self._queues: list[tuple[Callable[[], Sequence[Any]], list[tuple[StageRecord, int]]]] = []
         #: Called before a snapshot: backends whose counts live elsewhere copy them in.
         self.refreshers: list[Callable[[], None]] = []
+        #: Called after each sample (progress bars).
+        self.listeners: list[Callable[[], None]] = []
+        #: Progress bars for the runs: False, True (on standard error) or a stream.
+        self.progress: Any = False
         self.begun_ns = 0  # when the first run began (0: not yet)
         self.ended_ns = 0  # when the last run ended (0: it runs)
 
@@ -151,6 +157,8 @@ class RunStatistics:
                 record.fills.append(fills[inbox].fill)
         for record in list(self.stages.values()):
             record.emitted.append((now, sum(c.emitted for c in list(record.counters))))
+        for listener in list(self.listeners):
+            listener()
 
     def worker(self, stage: str, key: object | None = None) -> WorkerCounters:
         """New counters for one worker of ``stage`` (list.append is atomic across threads)."""

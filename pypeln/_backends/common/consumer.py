@@ -19,6 +19,7 @@ from time import monotonic
 
 from ..._errors import Stopped
 from ..._insight.stats import snapshot
+from ..._pipeline.plan import expected_out
 from ..._worker.counters import StageRecord
 from ..._worker.kernels import Element
 from ..._worker.order import Reorder
@@ -72,8 +73,11 @@ def register_stages(run: Run) -> object:
     for node in plan.nodes:
         if node.stage is None or node.inbox is None:
             continue
-        maxsize = plan.channels[node.inbox].maxsize
-        record = StageRecord(node.name, node.stage.backend.name, node.workers, maxsize)
+        stage, maxsize = node.stage, plan.channels[node.inbox].maxsize
+        total = expected_out(stage)
+        record = StageRecord(
+            node.name, stage.backend.name, node.workers, maxsize, stage.kind, total
+        )
         statistics.register(id(node), record, node.inbox)
     statistics.begin()
     return watched

@@ -16,7 +16,7 @@ from itertools import chain, count, islice, tee
 from typing import Any
 
 from ..._errors import mark_stage
-from ..._pipeline.plan import in_source_order, router_label
+from ..._pipeline.plan import expected_out, in_source_order, router_label
 from ..._pipeline.relay import Relay, reads_of, shared_reads, with_relays
 from ..._pipeline.sources import elements_of, source_name
 from ..._pipeline.stage import Stage, close_iterator
@@ -125,7 +125,8 @@ class _SyncRun:
             return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
         if obj.kind == "ordered" and in_source_order(obj, self.backend):
             return inputs  # one element at a time through a chain: in order already
-        self.stats.register(id(obj), StageRecord(obj.name, self.backend.name, 1, 0))
+        record = StageRecord(obj.name, self.backend.name, 1, 0, obj.kind, expected_out(obj))
+        self.stats.register(id(obj), record)
         counters = self.stats.worker(obj.name, id(obj))
         received: count[int] | None = None  # map, filter: what went out or was dropped
         if obj.kind not in ONE_TO_ONE:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import IO, Any, Literal, TypeVar, overload
 
 from ..._backends.contract import Backend
 from ..element import Element
@@ -18,6 +18,7 @@ from .partial import BatchPipe, IndexedIteratorPipe, IteratorPipe, SameTypePipe,
 from .validation import (
     check_bool,
     check_maxsize,
+    check_progress,
     check_size,
     check_source,
     check_sources,
@@ -209,31 +210,61 @@ class Flows:
 
     @overload
     def to_iterable(
-        self, stage: None = None, maxsize: int = 0, return_index: Literal[False] = False
+        self,
+        stage: None = None,
+        maxsize: int = 0,
+        return_index: Literal[False] = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> IteratorPipe: ...
 
     @overload
     def to_iterable(
-        self, stage: None = None, maxsize: int = 0, *, return_index: Literal[True]
+        self,
+        stage: None = None,
+        maxsize: int = 0,
+        *,
+        return_index: Literal[True],
+        progress: bool | IO[str] = False,
     ) -> IndexedIteratorPipe: ...
 
     @overload
     def to_iterable(
-        self, stage: Iterable[T], maxsize: int = 0, return_index: Literal[False] = False
+        self,
+        stage: Iterable[T],
+        maxsize: int = 0,
+        return_index: Literal[False] = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[T]: ...
 
     @overload
     def to_iterable(
-        self, stage: Iterable[T], maxsize: int = 0, *, return_index: Literal[True]
+        self,
+        stage: Iterable[T],
+        maxsize: int = 0,
+        *,
+        return_index: Literal[True],
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Element[T]]: ...
 
     @overload
     def to_iterable(
-        self, stage: Iterable[Any], maxsize: int = 0, return_index: bool = False
+        self,
+        stage: Iterable[Any],
+        maxsize: int = 0,
+        return_index: bool = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Any]: ...
 
     def to_iterable(
-        self, stage: Iterable[Any] | None = None, maxsize: int = 0, return_index: bool = False
+        self,
+        stage: Iterable[Any] | None = None,
+        maxsize: int = 0,
+        return_index: bool = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """Run ``stage`` and return its iterator, with statistics (``close()`` stops early).
 
@@ -249,35 +280,65 @@ class Flows:
         >>> sorted(run), run.timed_out()
         (['x', 'y'], {})
         """
-        return self._to_run("to_iterable", stage, maxsize, return_index)
+        return self._to_run("to_iterable", stage, maxsize, return_index, progress)
 
     @overload
     def to_async_iterable(
-        self, stage: None = None, maxsize: int = 0, return_index: Literal[False] = False
+        self,
+        stage: None = None,
+        maxsize: int = 0,
+        return_index: Literal[False] = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> IteratorPipe: ...
 
     @overload
     def to_async_iterable(
-        self, stage: None = None, maxsize: int = 0, *, return_index: Literal[True]
+        self,
+        stage: None = None,
+        maxsize: int = 0,
+        *,
+        return_index: Literal[True],
+        progress: bool | IO[str] = False,
     ) -> IndexedIteratorPipe: ...
 
     @overload
     def to_async_iterable(
-        self, stage: Iterable[T], maxsize: int = 0, return_index: Literal[False] = False
+        self,
+        stage: Iterable[T],
+        maxsize: int = 0,
+        return_index: Literal[False] = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[T]: ...
 
     @overload
     def to_async_iterable(
-        self, stage: Iterable[T], maxsize: int = 0, *, return_index: Literal[True]
+        self,
+        stage: Iterable[T],
+        maxsize: int = 0,
+        *,
+        return_index: Literal[True],
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Element[T]]: ...
 
     @overload
     def to_async_iterable(
-        self, stage: Iterable[Any], maxsize: int = 0, return_index: bool = False
+        self,
+        stage: Iterable[Any],
+        maxsize: int = 0,
+        return_index: bool = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Any]: ...
 
     def to_async_iterable(
-        self, stage: Iterable[Any] | None = None, maxsize: int = 0, return_index: bool = False
+        self,
+        stage: Iterable[Any] | None = None,
+        maxsize: int = 0,
+        return_index: bool = False,
+        *,
+        progress: bool | IO[str] = False,
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """``to_iterable`` for ``async for``: the same run, consumed in the running loop.
 
@@ -292,9 +353,11 @@ class Flows:
         >>> asyncio.run(main())
         ([1, 2], {})
         """
-        return self._to_run("to_async_iterable", stage, maxsize, return_index)
+        return self._to_run("to_async_iterable", stage, maxsize, return_index, progress)
 
-    def run(self, *stages: Iterable[Any], maxsize: int = 0) -> None:
+    def run(
+        self, *stages: Iterable[Any], maxsize: int = 0, progress: bool | IO[str] = False
+    ) -> None:
         """Run one or more stages to the end for their side effects, discarding the items.
 
         ``run([a, b])`` is accepted too, as in pypeln 0.4.
@@ -306,6 +369,7 @@ class Flows:
         [0, 1]
         """
         check_maxsize("run", maxsize)
+        check_progress("run", progress)
         if len(stages) == 1 and isinstance(stages[0], (list, tuple)):
             stages = tuple(stages[0])
         if not stages:
@@ -315,19 +379,25 @@ class Flows:
             merged = self._own(upstreams[0], "run")
         else:  # a concat the user did not write: its sources are named as passed to run
             merged = Stage("concat", self.backend, upstreams, label="run")
-        for _ in RunIterator(merged, maxsize=maxsize, return_index=False):
+        for _ in RunIterator(merged, maxsize=maxsize, return_index=False, progress=progress):
             pass
 
     def _to_run(
-        self, api: str, stage: Iterable[Any] | None, maxsize: int, return_index: bool
+        self,
+        api: str,
+        stage: Iterable[Any] | None,
+        maxsize: int,
+        return_index: bool,
+        progress: bool | IO[str],
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """``to_iterable`` and ``to_async_iterable``: checks now, the run once it has its stage."""
         maxsize = check_maxsize(api, maxsize)
         check_bool(api, "return_index", return_index)
+        check_progress(api, progress)
 
         def build(source: Iterable[Any]) -> RunIterator[Any]:
             own = self._own(check_source(api, "stage", source), api)
-            return RunIterator(own, maxsize=maxsize, return_index=return_index)
+            return RunIterator(own, maxsize=maxsize, return_index=return_index, progress=progress)
 
         if stage is None:
             return IndexedIteratorPipe(build) if return_index else IteratorPipe(build)

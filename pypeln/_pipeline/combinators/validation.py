@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from functools import partial
 from typing import Any
 
+from ..._insight.progress import bar_type
 from ..._worker.async_kernels import is_async_callable
 from ..._worker.policies.failures import OnError, Retry
 from ..stage import function_name
@@ -206,6 +207,24 @@ def check_bool(api: str, name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{api}(): {name} must be a bool, got {_describe(value)}")
     return value
+
+
+def check_progress(api: str, value: object) -> None:
+    """``progress`` must be a bool or a text stream (something with ``write``); bars need
+    tqdm, checked now.
+
+    >>> check_progress("to_iterable", "yes")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: to_iterable(): progress must be a bool or a text stream ..., got str 'yes'
+    """
+    if not isinstance(value, bool) and not callable(getattr(value, "write", None)):
+        raise TypeError(
+            f"{api}(): progress must be a bool or a text stream to write the bars to, "
+            f"got {_describe(value)}"
+        )
+    if value is not False:
+        bar_type(f"{api}()")
 
 
 def check_source(api: str, name: str, value: object) -> Iterable[Any]:
