@@ -48,7 +48,7 @@ _WHERE = {
     "SKIP": "._worker.policies.failures",
     "Stage": "._pipeline.stage",
     "Stats": "._insight.stats",
-    "StageStats": "._insight.stats",
+    "StageStats": "._insight.stage_stats",
     "Verdict": "._insight.verdict",
 }
 _NAMESPACES = {"process", "pr", "thread", "th", "task", "io", "sync", "ray"}
@@ -129,7 +129,8 @@ if TYPE_CHECKING:
         SerializationError,
         WorkerCrashedError,
     )
-    from ._insight.stats import StageStats, Stats
+    from ._insight.stage_stats import StageStats
+    from ._insight.stats import Stats
     from ._insight.verdict import Verdict
     from ._pipeline.combinators.transforms import StageOptions
     from ._pipeline.element import Element

@@ -1,6 +1,7 @@
 """Insight into a run: what the workers' counters say, read as the user's questions.
 
-* ``stats.py``: ``Stats``, a snapshot of a run's statistics per stage (``RunIterator.stats()``);
+* ``stats.py``: ``Stats``, a snapshot of a run's statistics per stage (``RunIterator.stats()``),
+  each a ``StageStats`` (``stage_stats.py``);
 * ``verdict.py``: which stage limits the run, and what to change (``Stats.bottleneck``);
 * ``table.py``: the statistics and the verdict as text (``print(stats)``);
 * ``progress.py``: a progress bar per stage (tqdm), moved as the statistics are sampled.

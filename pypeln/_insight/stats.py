@@ -18,52 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._worker.counters import SAMPLES, RunStatistics, StageRecord
 from .._worker.flow import clock
-
-if TYPE_CHECKING:
-    from .verdict import Verdict
+from .stage_stats import StageStats
+from .table import render
+from .verdict import Verdict, verdict_of
 
 NANOSECONDS = 1e9
-
-
-@dataclass(frozen=True)
-class StageStats:
-    """One stage of a run: what went through it and how its workers spent their time."""
-
-    name: str
-    backend: str
-    workers: int
-    maxsize: int  #: its input queue's bound (0: none)
-    received: int  #: items taken from its input
-    emitted: int  #: items handed on
-    filtered_out: int
-    timed_out: int
-    failed: int  #: items an error policy dropped
-    #: Shares of its workers' time while the run's workers ran (0 to 1; the rest, they had
-    #: not started or had ended): working (in the stage's function), waiting for input, handing on
-    #: (waiting for room downstream, mostly).
-    busy: float
-    waiting: float
-    blocked: float
-    fill: int  #: items in its input queue at the last sample
-    mean_fill: float  #: items in its input queue, on average over the samples
-    call_p50: float | None  #: seconds a call takes, median (None: no call yet)
-    call_p99: float | None  #: seconds a call takes, 99th percentile
-    per_second: float  #: items handed on per second of the stage's life
-    seconds: float  #: the stage's life so far
-
-    @property
-    def dropped(self) -> int:
-        """Items dropped on purpose: filtered out, timed out, failed under an error policy."""
-        return self.filtered_out + self.timed_out + self.failed
-
-    @property
-    def fill_share(self) -> float | None:
-        """How full its input queue was on average (None: unbounded)."""
-        return self.mean_fill / self.maxsize if self.maxsize else None
 
 
 @dataclass(frozen=True)
@@ -87,9 +50,7 @@ class Stats:
     @property
     def bottleneck(self) -> Verdict | None:
         """The stage that limits the run, why, and what to change (None: nothing ran)."""
-        from .verdict import verdict_of
-
-        return verdict_of(self)
+        return verdict_of(self.stages)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (for JSON): the stages, the wall time and the verdict."""
@@ -102,9 +63,8 @@ class Stats:
         }
 
     def __str__(self) -> str:
-        from .table import render
-
-        return render(self)
+        state = "running" if self.running else "ended"
+        return render(f"run: {self.seconds:.2f} s, {state}", self.stages, self.bottleneck)
 
 
 def snapshot(statistics: RunStatistics) -> Stats:

@@ -1,13 +1,15 @@
 """The statistics of a run as a text table, with the verdict under it (``print(stats)``).
 
->>> from pypeln._insight.stats import Stats
->>> print(Stats((), 0.0, running=False))
+>>> print(render("run: 0.00 s, ended", (), None))
 run: 0.00 s, ended; no stage took an item
 """
 
 from __future__ import annotations
 
-from .stats import StageStats, Stats
+from collections.abc import Sequence
+
+from .stage_stats import StageStats
+from .verdict import Verdict
 
 COLUMNS = (
     "stage",
@@ -26,12 +28,11 @@ COLUMNS = (
 )
 
 
-def render(stats: Stats) -> str:
-    state = "running" if stats.running else "ended"
-    head = f"run: {stats.seconds:.2f} s, {state}"
-    if not stats.stages:
+def render(head: str, stages: Sequence[StageStats], verdict: Verdict | None) -> str:
+    """``head``, then a row per stage, then the verdict."""
+    if not stages:
         return head + "; no stage took an item"
-    rows = [COLUMNS, *(_row(stage) for stage in stats.stages)]
+    rows = [COLUMNS, *(_row(stage) for stage in stages)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
     lines = [
         "  ".join(
@@ -40,7 +41,6 @@ def render(stats: Stats) -> str:
         ).rstrip()
         for row in rows
     ]
-    verdict = stats.bottleneck
     tail = [] if verdict is None else ["", f"bottleneck: {verdict}"]
     return "\n".join([head, *lines, *tail])
 

@@ -22,10 +22,11 @@ input and handing on (``stats.py``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .stats import StageStats, Stats
+from .stage_stats import StageStats
 
 #: A stage whose workers spend this share of their time working (or handing on, or
 #: waiting for input) is called busy (or blocked, or starved).
@@ -45,9 +46,9 @@ class Verdict:
         return f"{self.why} {self.advice}"
 
 
-def verdict_of(stats: Stats) -> Verdict | None:
-    """The verdict on ``stats`` (None when no stage took an item yet)."""
-    stages = [stage for stage in stats.stages if stage.received or stage.busy]
+def verdict_of(stats: Sequence[StageStats]) -> Verdict | None:
+    """The verdict on a run's stages, in pipeline order (None when none took an item yet)."""
+    stages = [stage for stage in stats if stage.received or stage.busy]
     if not stages:
         return None
     busiest = max(stages, key=lambda stage: stage.busy)

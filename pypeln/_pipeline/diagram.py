@@ -2,7 +2,7 @@
 
 >>> import pypeln as pl
 >>> stage = pl.thread.map(str, pl.process.filter(bool, range(3), workers=2), maxsize=8)
->>> print(mermaid(stage))
+>>> print(mermaid(stage, lambda obj: isinstance(obj, pl.Stage)))
 flowchart LR
     n0["range"]
     n1["filter(bool)<br/>process · 2 workers · maxsize auto"]
@@ -13,14 +13,13 @@ flowchart LR
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .stage import Stage
 
-
-def mermaid(last: Stage[Any]) -> str:
-    """The graph that ends in ``last``, sources first, as a Mermaid ``flowchart``."""
+def mermaid(last: Any, is_stage: Callable[[object], bool]) -> str:
+    """The graph that ends in ``last``, sources first, as a Mermaid ``flowchart``
+    (``is_stage`` tells a ``Stage``, which ``stage.py`` defines, from a plain iterable)."""
     ids: dict[int, str] = {}
     nodes: list[str] = []
     edges: list[str] = []
@@ -29,9 +28,10 @@ def mermaid(last: Stage[Any]) -> str:
         known = ids.get(id(obj))
         if known is not None:
             return known
-        upstreams = [visit(upstream) for upstream in _upstreams(obj)]
+        stage = is_stage(obj)
+        upstreams = [visit(upstream) for upstream in _upstreams(obj, stage)]
         ident = ids[id(obj)] = f"n{len(ids)}"
-        nodes.append(f'    {ident}["{_escape(_label(obj))}"]')
+        nodes.append(f'    {ident}["{_escape(_label(obj, stage))}"]')
         edges.extend(f"    {upstream} --> {ident}" for upstream in upstreams)
         return ident
 
@@ -39,21 +39,23 @@ def mermaid(last: Stage[Any]) -> str:
     return "\n".join(["flowchart LR", *nodes, *edges])
 
 
-def _upstreams(obj: Iterable[Any]) -> tuple[Iterable[Any], ...]:
-    if isinstance(obj, Stage) and obj.kind != "from_iterable":
-        return obj.upstreams
+def _upstreams(obj: Any, stage: bool) -> tuple[Iterable[Any], ...]:
+    if stage and obj.kind != "from_iterable":
+        upstreams: tuple[Iterable[Any], ...] = obj.upstreams
+        return upstreams
     return ()
 
 
-def _label(obj: Iterable[Any]) -> str:
-    if not isinstance(obj, Stage):
+def _label(obj: Any, stage: bool) -> str:
+    if not stage:
         return type(obj).__name__
+    name: str = obj.name
     if obj.kind == "from_iterable":
-        return obj.name
+        return name
     workers = "no limit" if obj.workers == 0 else f"{obj.workers} worker"
     workers += "s" if obj.workers > 1 else ""
     bound = {None: "auto", 0: "unbounded"}.get(obj.maxsize, str(obj.maxsize))
-    return f"{obj.name}<br/>{obj.backend.name} · {workers} · maxsize {bound}"
+    return f"{name}<br/>{obj.backend.name} · {workers} · maxsize {bound}"
 
 
 def _escape(text: str) -> str:

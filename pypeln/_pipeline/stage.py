@@ -26,6 +26,7 @@ from .._insight.progress import ProgressBars, wanted
 from .._insight.stats import Stats, snapshot
 from .._worker.counters import RunStatistics
 from .._worker.policies.failures import OnError, Retry
+from .diagram import mermaid
 from .element import Element
 from .one_shot import is_one_shot, note_reads
 from .stopping import StopRequest
@@ -87,9 +88,7 @@ class Stage(Generic[T_co]):
     def diagram(self) -> str:
         """The graph that ends in this stage as Mermaid text (a ``flowchart``): each stage
         with its backend, workers and ``maxsize``; paste it where Mermaid renders."""
-        from .diagram import mermaid
-
-        return mermaid(self)
+        return mermaid(self, lambda obj: isinstance(obj, Stage))
 
     def __aiter__(self) -> AsyncIterator[T_co]:
         """``async for x in stage`` runs the pipeline in the running event loop."""
