@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test lint typecheck pytest browser bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,20 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict pypeln tests/typing_check.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
+# The monitor page's tests render it in headless Chromium (Debian's chromium package): it is
+# installed when missing and apt-get can (as root); else those tests are skipped, and say so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ; } || \
+	  echo "chromium is not installed: the monitor page's browser tests will be skipped"
+
 # Two sessions: backends that join a cluster (ray) leave its threads in the test process.
 # They run side by side (each mostly waits: on workers, on Ray starting actors); the cluster
 # part's output follows the local part's, and either failing fails the target. Each lists its
 # slowest tests: the cluster part is the longer one (every ray run starts its actors).
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	@log=$$(mktemp); \
 	PYPELN_TESTS=cluster $(BIN)/pytest -q --durations=20 > $$log 2>&1 & cluster=$$!; \
 	PYPELN_TESTS=local $(BIN)/pytest -q --durations=20; local=$$?; \

@@ -59,8 +59,10 @@ def test_the_issue_signatures() -> None:
     each = inspect.signature(pl.thread.each).parameters.values()
     assert [p.name for p in each if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD][-1] == "run"
     parameters = inspect.signature(pl.thread.to_iterable).parameters
-    assert list(parameters) == ["stage", "maxsize", "return_index", "progress"]
-    assert parameters["progress"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(parameters) == ["stage", "maxsize", "return_index", "progress", "monitor"]
+    assert (
+        parameters["progress"].kind is parameters["monitor"].kind is inspect.Parameter.KEYWORD_ONLY
+    )
 
 
 def test_package_surface() -> None:

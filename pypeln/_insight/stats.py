@@ -16,12 +16,15 @@ counters of a stage's workers are added up into one ``StageStats``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from .._worker.counters import SAMPLES, RunStatistics, StageRecord
 from .._worker.flow import clock
+from .page import saved_page
 from .stage_stats import StageStats
 from .table import render
 from .verdict import Verdict, verdict_of
@@ -36,6 +39,9 @@ class Stats:
     stages: tuple[StageStats, ...]
     seconds: float  #: wall time of the run so far (or in all, once it ended)
     running: bool  #: the run has not ended
+    #: Per stage, its samples over time (ten a second): ``seconds`` since the run began,
+    #: items handed on by then (``emitted``), its queue's ``fill``.
+    history: tuple[dict[str, list[float]], ...] = ()
 
     def __getitem__(self, name: str) -> StageStats:
         """The stage called ``name`` (the first one, if several are)."""
@@ -55,12 +61,20 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         """Plain data (for JSON): the stages, the wall time and the verdict."""
         verdict = self.bottleneck
+        stages = [{**asdict(stage), "dropped": stage.dropped} for stage in self.stages]
+        for stage, history in zip(stages, self.history, strict=False):
+            stage["history"] = history
         return {
             "seconds": self.seconds,
             "running": self.running,
-            "stages": [{**asdict(stage), "dropped": stage.dropped} for stage in self.stages],
+            "stages": stages,
             "bottleneck": None if verdict is None else asdict(verdict),
         }
+
+    def save_html(self, path: str | os.PathLike[str]) -> None:
+        """Write the live page's view of these statistics, with each stage's throughput and
+        queue fill over time, as one self-contained HTML file (for a report, a ticket)."""
+        Path(path).write_text(saved_page(self.as_dict()), encoding="utf-8")
 
     def __str__(self) -> str:
         state = "running" if self.running else "ended"
@@ -81,7 +95,18 @@ def snapshot(statistics: RunStatistics) -> Stats:
     first = min((c.started_ns for c in workers), default=0)
     last = max(((c.ended_ns or now) for c in workers), default=0)
     stages = tuple(_stage(record, now, last - first) for record in records)
-    return Stats(stages, seconds, running=bool(begun) and not ended)
+    history = tuple(_history(record, begun) for record in records)
+    return Stats(stages, seconds, running=bool(begun) and not ended, history=history)
+
+
+def _history(record: StageRecord, begun: int) -> dict[str, list[float]]:
+    samples = list(record.emitted)
+    fills = list(record.fills)
+    return {
+        "seconds": [(at - begun) / NANOSECONDS for at, _ in samples],
+        "emitted": [float(count) for _, count in samples],
+        "fill": [float(fill) for fill in fills[-len(samples) :]] if samples and fills else [],
+    }
 
 
 def _stage(record: StageRecord, now: int, span: int) -> StageStats:

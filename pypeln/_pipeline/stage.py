@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar, over
 
 from .._backends.registry import async_backend
 from .._errors import SourceLabel, Stopped
-from .._insight.progress import ProgressBars, wanted
+from .._insight.shown import Shown
 from .._insight.stats import Stats, snapshot
 from .._worker.counters import RunStatistics
 from .._worker.policies.failures import OnError, Retry
@@ -152,7 +152,7 @@ def run_items(
     generator then ends, at once if it waits, else before its next item.
     """
     note_one_shot_reads(stage)
-    bars = progress_bars(stats, "to_iterable")
+    shown = Shown(stats)
     elements = stage.backend.iterate(stage, maxsize, stats)
     stop = stats.stop
     try:
@@ -172,8 +172,7 @@ def run_items(
         try:
             close_iterator(elements)
         finally:
-            if bars is not None:
-                bars.close()
+            shown.close()
 
 
 async def arun_items(
@@ -181,7 +180,7 @@ async def arun_items(
 ) -> AsyncGenerator[Any, None]:
     """``run_items`` in the running loop (the backend's ``aiterate``)."""
     note_one_shot_reads(stage)
-    bars = progress_bars(stats, "to_iterable")
+    shown = Shown(stats)
     elements = stage.backend.aiterate(stage, maxsize, stats)
     stop = stats.stop
     try:
@@ -196,16 +195,7 @@ async def arun_items(
         try:
             await elements.aclose()
         finally:
-            if bars is not None:
-                bars.close()
-
-
-def progress_bars(stats: RunStatistics, caller: str) -> ProgressBars | None:
-    """The run's progress bars, if asked for (``stats.progress``, ``$PYPELN_PROGRESS``)."""
-    progress = wanted(stats.progress)
-    if progress is False:
-        return None
-    return ProgressBars(stats, None if progress is True else progress, caller)
+            shown.close()
 
 
 def note_one_shot_reads(stage: Stage[Any]) -> None:
@@ -266,10 +256,17 @@ class RunIterator(Iterator[T_co]):
     """
 
     def __init__(
-        self, stage: Stage[Any], *, maxsize: int, return_index: bool, progress: Any = False
+        self,
+        stage: Stage[Any],
+        *,
+        maxsize: int,
+        return_index: bool,
+        progress: Any = False,
+        monitor: int | None = None,
     ) -> None:
         self.statistics = RunStatistics()
         self.statistics.progress = progress
+        self.statistics.monitor = monitor
         self._stop = self.statistics.stop = StopRequest()
         self._run = (stage, maxsize, return_index)
         self._items: Iterator[T_co] = run_items(
@@ -346,6 +343,12 @@ class RunIterator(Iterator[T_co]):
         """How many elements each stage's error policy dropped (``on_error="skip"``, or
         ``pl.SKIP`` returned by its ``on_error`` function)."""
         return self.statistics.failed()
+
+    @property
+    def monitor_url(self) -> str | None:
+        """The address of the run's live page while it runs (``monitor=``), else None."""
+        url: str | None = self.statistics.monitor_url
+        return url
 
     def stats(self) -> Stats:
         """The run's statistics now (during the run or after it): per stage, items in and

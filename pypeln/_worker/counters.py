@@ -11,6 +11,7 @@ Each worker owns its counters (no lock on the hot path); readers add them up.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,12 +114,16 @@ class RunStatistics:
         self.stages: dict[object, StageRecord] = {}
         #: Each run's way to read its channels' fill, and which channel is which stage's input.
         self._queues: list[tuple[Callable[[], Sequence[Any]], list[tuple[StageRecord, int]]]] = []
+        self._sampling = threading.Lock()  # a run's channels are not read once it unwatched
         #: Called before a snapshot: backends whose counts live elsewhere copy them in.
         self.refreshers: list[Callable[[], None]] = []
         #: Called after each sample (progress bars).
         self.listeners: list[Callable[[], None]] = []
-        #: Progress bars for the runs: False, True (on standard error) or a stream.
+        #: How the run is shown as it goes: progress bars (False, True: on standard error,
+        #: or a stream), a live page (a port; None: none) and its address once served.
         self.progress: Any = False
+        self.monitor: int | None = None
+        self.monitor_url: str | None = None
         self.begun_ns = 0  # when the first run began (0: not yet)
         self.ended_ns = 0  # when the last run ended (0: it runs)
 
@@ -137,8 +142,11 @@ class RunStatistics:
         return queues
 
     def unwatch(self, handle: object) -> None:
-        """The run ended: its channels are read no more (nor is the run kept alive)."""
-        self._queues = [queues for queues in self._queues if queues is not handle]
+        """The run ends: its channels are read no more (nor is the run kept alive). Called
+        before the run closes them: a sample in another run's watch (a pipeline of several
+        backends shares its statistics) may be reading them now, and is waited for."""
+        with self._sampling:
+            self._queues = [queues for queues in self._queues if queues is not handle]
 
     def begin(self) -> None:
         if not self.begun_ns:
@@ -151,10 +159,11 @@ class RunStatistics:
     def sample(self) -> None:
         """Note every stage's input fill and output count now (the run's watch calls it)."""
         now = clock()
-        for channels, inboxes in list(self._queues):
-            fills = channels()
-            for record, inbox in inboxes:
-                record.fills.append(fills[inbox].fill)
+        with self._sampling:
+            for channels, inboxes in self._queues:
+                fills = channels()
+                for record, inbox in inboxes:
+                    record.fills.append(fills[inbox].fill)
         for record in list(self.stages.values()):
             record.emitted.append((now, sum(c.emitted for c in list(record.counters))))
         for listener in list(self.listeners):

@@ -60,8 +60,8 @@ def consume(open_run: Callable[[], Run]) -> Iterator[Element]:
     finally:
         if stall is not None:
             stall.close()
+        run.statistics.unwatch(watched)  # before the run closes its channels
         run.close()
-        run.statistics.unwatch(watched)
         run.statistics.end()
 
 

@@ -13,7 +13,7 @@ pickle, which Ray moves through its object store.
 >>> worker = StageWorker(stage_payload(pl.sync.map(abs, [])), 0)
 >>> worker.start()
 >>> report, results = worker.work(0, pack([((0,), -1), ((1,), 2)]))
->>> report, unpack(results)
+>>> report[:3], unpack(results)  # results, error, drops; then the batch's nanoseconds
 ((2, None, (0, 0, 0)), [((0,), 1), ((1,), 2)])
 >>> worker.finish(1, 0)
 """

@@ -118,8 +118,8 @@ class TaskBackend(Backend):
         finally:
             if stall is not None:
                 stall.close()
+            stats.unwatch(watched)  # before the run closes its channels
             await run.shutdown()
-            stats.unwatch(watched)
             stats.end()
 
 

@@ -18,6 +18,7 @@ from .partial import BatchPipe, IndexedIteratorPipe, IteratorPipe, SameTypePipe,
 from .validation import (
     check_bool,
     check_maxsize,
+    check_monitor,
     check_progress,
     check_size,
     check_source,
@@ -216,6 +217,7 @@ class Flows:
         return_index: Literal[False] = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> IteratorPipe: ...
 
     @overload
@@ -226,6 +228,7 @@ class Flows:
         *,
         return_index: Literal[True],
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> IndexedIteratorPipe: ...
 
     @overload
@@ -236,6 +239,7 @@ class Flows:
         return_index: Literal[False] = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[T]: ...
 
     @overload
@@ -246,6 +250,7 @@ class Flows:
         *,
         return_index: Literal[True],
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Element[T]]: ...
 
     @overload
@@ -256,6 +261,7 @@ class Flows:
         return_index: bool = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Any]: ...
 
     def to_iterable(
@@ -265,6 +271,7 @@ class Flows:
         return_index: bool = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """Run ``stage`` and return its iterator, with statistics (``close()`` stops early).
 
@@ -280,7 +287,7 @@ class Flows:
         >>> sorted(run), run.timed_out()
         (['x', 'y'], {})
         """
-        return self._to_run("to_iterable", stage, maxsize, return_index, progress)
+        return self._to_run("to_iterable", stage, maxsize, return_index, progress, monitor)
 
     @overload
     def to_async_iterable(
@@ -290,6 +297,7 @@ class Flows:
         return_index: Literal[False] = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> IteratorPipe: ...
 
     @overload
@@ -300,6 +308,7 @@ class Flows:
         *,
         return_index: Literal[True],
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> IndexedIteratorPipe: ...
 
     @overload
@@ -310,6 +319,7 @@ class Flows:
         return_index: Literal[False] = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[T]: ...
 
     @overload
@@ -320,6 +330,7 @@ class Flows:
         *,
         return_index: Literal[True],
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Element[T]]: ...
 
     @overload
@@ -330,6 +341,7 @@ class Flows:
         return_index: bool = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Any]: ...
 
     def to_async_iterable(
@@ -339,6 +351,7 @@ class Flows:
         return_index: bool = False,
         *,
         progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """``to_iterable`` for ``async for``: the same run, consumed in the running loop.
 
@@ -353,10 +366,14 @@ class Flows:
         >>> asyncio.run(main())
         ([1, 2], {})
         """
-        return self._to_run("to_async_iterable", stage, maxsize, return_index, progress)
+        return self._to_run("to_async_iterable", stage, maxsize, return_index, progress, monitor)
 
     def run(
-        self, *stages: Iterable[Any], maxsize: int = 0, progress: bool | IO[str] = False
+        self,
+        *stages: Iterable[Any],
+        maxsize: int = 0,
+        progress: bool | IO[str] = False,
+        monitor: int | None = None,
     ) -> None:
         """Run one or more stages to the end for their side effects, discarding the items.
 
@@ -370,6 +387,7 @@ class Flows:
         """
         check_maxsize("run", maxsize)
         check_progress("run", progress)
+        check_monitor("run", monitor)
         if len(stages) == 1 and isinstance(stages[0], (list, tuple)):
             stages = tuple(stages[0])
         if not stages:
@@ -379,7 +397,10 @@ class Flows:
             merged = self._own(upstreams[0], "run")
         else:  # a concat the user did not write: its sources are named as passed to run
             merged = Stage("concat", self.backend, upstreams, label="run")
-        for _ in RunIterator(merged, maxsize=maxsize, return_index=False, progress=progress):
+        run: RunIterator[Any] = RunIterator(
+            merged, maxsize=maxsize, return_index=False, progress=progress, monitor=monitor
+        )
+        for _ in run:
             pass
 
     def _to_run(
@@ -389,15 +410,19 @@ class Flows:
         maxsize: int,
         return_index: bool,
         progress: bool | IO[str],
+        monitor: int | None,
     ) -> RunIterator[Any] | IteratorPipe | IndexedIteratorPipe:
         """``to_iterable`` and ``to_async_iterable``: checks now, the run once it has its stage."""
         maxsize = check_maxsize(api, maxsize)
         check_bool(api, "return_index", return_index)
         check_progress(api, progress)
+        check_monitor(api, monitor)
 
         def build(source: Iterable[Any]) -> RunIterator[Any]:
             own = self._own(check_source(api, "stage", source), api)
-            return RunIterator(own, maxsize=maxsize, return_index=return_index, progress=progress)
+            return RunIterator(
+                own, maxsize=maxsize, return_index=return_index, progress=progress, monitor=monitor
+            )
 
         if stage is None:
             return IndexedIteratorPipe(build) if return_index else IteratorPipe(build)

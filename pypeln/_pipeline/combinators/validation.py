@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from functools import partial
 from typing import Any
 
+from ..._insight.monitor import monitor_port
 from ..._insight.progress import bar_type
 from ..._worker.async_kernels import is_async_callable
 from ..._worker.policies.failures import OnError, Retry
@@ -225,6 +226,18 @@ def check_progress(api: str, value: object) -> None:
         )
     if value is not False:
         bar_type(f"{api}()")
+
+
+def check_monitor(api: str, value: object) -> None:
+    """``monitor`` must be None or a port number (0: any free one).
+
+    >>> check_monitor("run", 70000)
+    Traceback (most recent call last):
+    ...
+    ValueError: run(): monitor must be a port number from 0 to 65535, got 70000
+    """
+    if value is not None:
+        monitor_port(f"{api}()", value)  # type: ignore[arg-type]
 
 
 def check_source(api: str, name: str, value: object) -> Iterable[Any]:
