@@ -36,6 +36,8 @@ class StageStats:
     call_p99: float | None  #: seconds a call takes, 99th percentile
     per_second: float  #: items handed on per second of the stage's life
     seconds: float  #: the stage's life so far
+    #: Its backend runs several calls at once, through queues (``sync`` does not).
+    concurrent: bool = True
 
     @property
     def dropped(self) -> int:

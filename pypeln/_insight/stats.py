@@ -140,6 +140,7 @@ def _stage(record: StageRecord, now: int, span: int) -> StageStats:
         call_p99=_percentile(calls, 0.99),
         per_second=total["emitted"] / (span / NANOSECONDS) if span else 0.0,
         seconds=span / NANOSECONDS,
+        concurrent=record.concurrent,
     )
 
 

@@ -57,7 +57,7 @@ def _row(stage: StageStats) -> tuple[str, ...]:
         f"{stage.busy:.0%}",
         f"{stage.waiting:.0%}",
         f"{stage.blocked:.0%}",
-        f"{stage.fill} of {bound} ({stage.mean_fill:.0f})",
+        f"{stage.fill} of {bound} ({stage.mean_fill:.0f})" if stage.concurrent else "-",
         _seconds(stage.call_p50),
         _seconds(stage.call_p99),
         f"{stage.per_second:,.0f}",

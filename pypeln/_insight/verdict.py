@@ -91,9 +91,12 @@ def _busy(stage: StageStats, stages: list[StageStats]) -> Verdict:
     position = stages.index(stage)
     if position and stages[position - 1].blocked >= MOST:
         why += f", while {stages[position - 1].name} waits for room to hand on"
-    return Verdict(
-        "stage",
-        stage.name,
-        why + ".",
-        f"Give it more workers (workers={max(2, stage.workers * 2)}), or make its function faster.",
-    )
+    if not stage.concurrent:
+        advice = (
+            "Its backend makes one call at a time: run it on pl.thread (calls that wait) or "
+            "pl.process (CPU-bound calls) with more workers, or make its function faster."
+        )
+    else:
+        more = max(2, stage.workers * 2)
+        advice = f"Give it more workers (workers={more}), or make its function faster."
+    return Verdict("stage", stage.name, why + ".", advice)

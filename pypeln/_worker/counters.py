@@ -88,6 +88,8 @@ class StageRecord:
     maxsize: int  # its input queue's bound (0: none)
     kind: str = ""  # map, filter, ...
     total: int | None = None  # the items it will hand on, where the source's length says
+    #: Its backend runs several calls at once, through queues (not ``sync``'s generators).
+    concurrent: bool = True
     counters: list[Counters] = field(default_factory=list)
     fills: deque[int] = field(default_factory=lambda: deque(maxlen=HISTORY))
     #: The watch's samples: ``(clock, items handed on by then)``, for rates over time.

@@ -125,7 +125,8 @@ class _SyncRun:
             return batch_elements(_one_at_a_time(inputs), obj.batch_size, obj.batch_wait)
         if obj.kind == "ordered" and in_source_order(obj, self.backend):
             return inputs  # one element at a time through a chain: in order already
-        record = StageRecord(obj.name, self.backend.name, 1, 0, obj.kind, expected_out(obj))
+        total = expected_out(obj)
+        record = StageRecord(obj.name, self.backend.name, 1, 0, obj.kind, total, concurrent=False)
         self.stats.register(id(obj), record)
         counters = self.stats.worker(obj.name, id(obj))
         received: count[int] | None = None  # map, filter: what went out or was dropped
@@ -143,7 +144,7 @@ class _SyncRun:
             kernel = _with_hooks(session, inputs)
             self.to_close.append(kernel)
         emitted, items = tally(kernel)
-        self.meter.add(obj.name, SyncStage(counters, received, emitted))
+        self.meter.add(SyncStage(counters, received, emitted, kernel))
         return items
 
 

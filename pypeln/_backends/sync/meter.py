@@ -2,7 +2,8 @@
 consumer's thread, so a stage's time is read off that thread's stack instead of a clock.
 
 While the run is consumed, a watch thread looks at the consumer's stack every
-``SAMPLE_EVERY`` seconds: the innermost stage kernel on it is working, the stages outside
+``SAMPLE_EVERY`` seconds (finding each stage by its generator's frame): the innermost stage
+on it is working, the stages outside
 it wait for its output (input, to them), the stages not on the stack wait for theirs to be
 taken (they hand on); with no stage on it, the consumer's own code runs and every stage
 waits for it. Items in and out are counted by ``itertools.count`` riding along each stage's
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator, Iterator
 from itertools import count
 from operator import itemgetter
 from types import FrameType
@@ -26,7 +28,7 @@ from typing import Any
 
 from ..._worker.counters import RunStatistics, WorkerCounters
 from ..._worker.flow import clock
-from ..._worker.kernels import KERNELS, Element
+from ..._worker.kernels import Element
 
 #: How often the watch reads the consumer's stack, seconds.
 SAMPLE_EVERY = 0.005
@@ -36,8 +38,6 @@ SAMPLES_PER_TICK = 20
 #: The stages that hand on or drop each item they take, once: what they took is counted as
 #: what they handed on and dropped (one count less per item).
 ONE_TO_ONE = frozenset({"map", "filter"})
-
-_KERNEL_CODES = frozenset(kernel.__code__ for kernel in KERNELS.values())
 
 
 def tally(source: Iterator[Any]) -> tuple[count[int], Iterator[Any]]:
@@ -57,14 +57,26 @@ def counted(passed: count[int]) -> int:
 
 
 class SyncStage:
-    """One stage's counters, and the tallies of its input and output."""
+    """One stage's counters, the tallies of its input and output, and (weakly: the run's
+    generators must end with it) the generator that runs its kernel, to find on a stack."""
 
     def __init__(
-        self, counters: WorkerCounters, received: count[int] | None, emitted: count[int]
+        self,
+        counters: WorkerCounters,
+        received: count[int] | None,
+        emitted: count[int],
+        kernel: Iterator[Element],
     ) -> None:
         self.counters = counters
         self.received = received  # None: one item out, or dropped, per item in
         self.emitted = emitted
+        # ``concat`` and ``ordered`` hand their input on as it is: no frame of their own.
+        self._kernel = weakref.ref(kernel) if isinstance(kernel, Generator) else None
+
+    def frame(self) -> FrameType | None:
+        """The frame of its kernel while it runs (None: done, or it has none)."""
+        kernel = None if self._kernel is None else self._kernel()
+        return None if kernel is None else kernel.gi_frame  # type: ignore[attr-defined]
 
     def copy_counts(self) -> None:
         counters = self.counters
@@ -81,16 +93,12 @@ class SyncMeter:
 
     def __init__(self, statistics: RunStatistics) -> None:
         self.statistics = statistics
-        #: By the name its kernel's ``call`` carries (stages of one name share their time).
-        self.stages: dict[str, list[SyncStage]] = {}
+        self.stages: list[SyncStage] = []
         self._thread: threading.Thread | None = None
         self._ended = threading.Event()
 
-    def add(self, name: str, stage: SyncStage) -> None:
-        self.stages.setdefault(name, []).append(stage)
-
-    def _each(self) -> list[SyncStage]:
-        return [stage for stages in self.stages.values() for stage in stages]
+    def add(self, stage: SyncStage) -> None:
+        self.stages.append(stage)
 
     def metered(self, top: Iterator[Element]) -> Iterator[Element]:
         """``top``'s elements; the watch runs while they are read."""
@@ -104,13 +112,13 @@ class SyncMeter:
             self._stop()
 
     def copy_counts(self) -> None:
-        for stage in self._each():
+        for stage in self.stages:
             stage.copy_counts()
 
     def _start(self, consumer: int) -> None:
         self.statistics.refreshers.append(self.copy_counts)
         now = clock()
-        for stage in self._each():
+        for stage in self.stages:
             stage.counters.started_ns = now
         self.statistics.begin()
         self._thread = threading.Thread(
@@ -128,7 +136,7 @@ class SyncMeter:
         ):
             thread.join()
         now = clock()
-        for stage in self._each():
+        for stage in self.stages:
             stage.copy_counts()
             stage.counters.ended_ns = now
         self.statistics.end()
@@ -141,33 +149,29 @@ class SyncMeter:
             frame = sys._current_frames().get(consumer)
             if frame is None:
                 return
-            self._attribute(_stages_on(frame), now - last)
+            self._attribute(frame, now - last)
             last, ticks = now, ticks + 1
             if ticks % SAMPLES_PER_TICK == 0:
-                for stage in self._each():
-                    stage.copy_counts()
+                self.copy_counts()
                 self.statistics.sample()
 
-    def _attribute(self, on_stack: list[str], spent: int) -> None:
-        """``on_stack``: the stages on the consumer's stack, innermost first."""
+    def _attribute(self, innermost: FrameType, spent: int) -> None:
+        """Share ``spent`` out by the consumer's stack that ends in ``innermost``: the
+        innermost stage on it works, the stages outside it wait for input, the others
+        wait for room to hand on."""
+        by_frame = {id(kernel): stage for stage in self.stages if (kernel := stage.frame())}
+        on_stack: list[SyncStage] = []
+        frame: FrameType | None = innermost
+        while frame is not None:
+            found = by_frame.get(id(frame))
+            if found is not None:
+                on_stack.append(found)
+            frame = frame.f_back
         working = on_stack[0] if on_stack else None
-        for name, stages in self.stages.items():
-            if name == working:
+        for stage in self.stages:
+            if stage is working:
                 continue  # working: what is left of its life (``_insight/stats.py``)
-            for stage in stages:
-                if name in on_stack:
-                    stage.counters.waiting_ns += spent
-                else:
-                    stage.counters.blocked_ns += spent
-
-
-def _stages_on(frame: FrameType | None) -> list[str]:
-    """The stages whose kernels are on the stack ending in ``frame``, innermost first."""
-    names = []
-    while frame is not None:
-        if frame.f_code in _KERNEL_CODES:
-            call = frame.f_locals.get("call")
-            if call is not None:
-                names.append(call.stage)
-        frame = frame.f_back
-    return names
+            if stage in on_stack:
+                stage.counters.waiting_ns += spent
+            else:
+                stage.counters.blocked_ns += spent
