@@ -118,7 +118,7 @@ def _stage(record: StageRecord, now: int, span: int) -> StageStats:
     # Shares of the workers' span: a stage that ended early, or started late, was idle then.
     whole = max(life, record.workers * span)
     started = [c.started_ns for c in workers if c.started_ns]
-    span = (max((c.ended_ns or now) for c in workers) - min(started)) if started else 0
+    own = (max((c.ended_ns or now) for c in workers) - min(started)) if started else 0
     calls = sorted(_samples(workers))
     fills = list(record.fills)
     return StageStats(
@@ -138,8 +138,8 @@ def _stage(record: StageRecord, now: int, span: int) -> StageStats:
         mean_fill=sum(fills) / len(fills) if fills else 0.0,
         call_p50=_percentile(calls, 0.50),
         call_p99=_percentile(calls, 0.99),
-        per_second=total["emitted"] / (span / NANOSECONDS) if span else 0.0,
-        seconds=span / NANOSECONDS,
+        per_second=total["emitted"] / (own / NANOSECONDS) if own else 0.0,
+        seconds=own / NANOSECONDS,
         concurrent=record.concurrent,
     )
 

@@ -87,6 +87,7 @@ class ProcessRun(Run):
         self._fds: list[int] = []
         self._arrays: list[Any] = []  # shared integers, closed with the run
         self._lock = threading.Lock()
+        self._watching = threading.RLock()  # see _on_watch (re-entered: a successor starts)
         self._closed = self._released = False
         self._sources_running = 0
         self._watch_fds: list[int] | None = None
@@ -308,10 +309,16 @@ class ProcessRun(Run):
         return self._watch_fds
 
     def _on_watch(self, ready: list[int]) -> None:
-        """A worker reported or ended: record its error or its death, and stop the run."""
-        for worker in list(self._workers.values()):
-            if worker.report_fd in ready or worker.sentinel in ready:
-                self._check(worker, ended=worker.sentinel in ready)
+        """A worker reported or ended: record its error or its death, and stop the run.
+
+        Two threads may wait on the run's channels at once (the consumer, and a run of
+        another backend reading what this run relays to it): one at a time reads the
+        reports and reaps, and a worker the other one reaped is gone from ``_workers``.
+        """
+        with self._watching:
+            for worker in list(self._workers.values()):
+                if worker.report_fd in ready or worker.sentinel in ready:
+                    self._check(worker, ended=worker.sentinel in ready)
         if self._first_error.error is not None:
             raise Stopped
 
