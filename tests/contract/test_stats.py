@@ -88,9 +88,10 @@ def test_counts_add_up_under_fan_out_and_concat(backend: ModuleType) -> None:
 def test_a_call_takes_its_time(backend: ModuleType) -> None:
     stats = finished(backend.map(slow, range(20), workers=2), backend)
     stage = stats["map(slow)"]
-    if backend.backend.name != "sync":  # sync reads its stack: no durations of a call
-        assert stage.call_p50 is not None and 0.009 <= stage.call_p50 < 1
-        assert stage.call_p99 is not None and stage.call_p99 >= stage.call_p50
+    # sync reads its stack 200 times a second: its durations are estimates
+    least = 0.009 if backend.backend.concurrent_workers else 0.005
+    assert stage.call_p50 is not None and least <= stage.call_p50 < 1
+    assert stage.call_p99 is not None and stage.call_p99 >= stage.call_p50
     assert stage.busy > 0.5
     assert stage.per_second > 0
 

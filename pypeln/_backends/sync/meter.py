@@ -6,7 +6,8 @@ While the run is consumed, a watch thread looks at the consumer's stack every
 on it is working, the stages outside
 it wait for its output (input, to them), the stages not on the stack wait for theirs to be
 taken (they hand on); with no stage on it, the consumer's own code runs and every stage
-waits for it. Items in and out are counted by ``itertools.count`` riding along each stage's
+waits for it; each stage's time at work over the items it took in a tenth of a second is one
+duration of a call. Items in and out are counted by ``itertools.count`` riding along each stage's
 output (and input, but for ``map`` and ``filter``, which take what they hand on and drop):
 C code, no Python call per item.
 
@@ -26,7 +27,7 @@ from operator import itemgetter
 from types import FrameType
 from typing import Any
 
-from ..._worker.counters import RunStatistics, WorkerCounters
+from ..._worker.counters import RunStatistics, WorkerCounters, note_call
 from ..._worker.flow import clock
 from ..._worker.kernels import Element
 
@@ -72,6 +73,8 @@ class SyncStage:
         self.emitted = emitted
         # ``concat`` and ``ordered`` hand their input on as it is: no frame of their own.
         self._kernel = weakref.ref(kernel) if isinstance(kernel, Generator) else None
+        self.busy_ns = 0  # the time the watch saw it work
+        self._noted = (0, 0)  # busy_ns and items taken at the last duration noted
 
     def frame(self) -> FrameType | None:
         """The frame of its kernel while it runs (None: done, or it has none)."""
@@ -86,6 +89,15 @@ class SyncStage:
             counters.received = emitted + dropped
         else:
             counters.received = counted(self.received)
+
+    def note_duration(self) -> None:
+        """Note its time per item since the last note as one duration of a call (as a
+        batch does on the other backends), once it took items meanwhile."""
+        busy, taken = self._noted
+        items = self.counters.received - taken
+        if items > 0:
+            note_call(self.counters, (self.busy_ns - busy) // items)
+            self._noted = (self.busy_ns, self.counters.received)
 
 
 class SyncMeter:
@@ -137,10 +149,9 @@ class SyncMeter:
             thread.join()
         now = clock()
         for stage in self.stages:
-            stage.copy_counts()
             stage.counters.ended_ns = now
         self.statistics.end()
-        self.statistics.sample()
+        self._tick()
 
     def _watch(self, consumer: int) -> None:
         last, ticks = clock(), 0
@@ -152,8 +163,13 @@ class SyncMeter:
             self._attribute(frame, now - last)
             last, ticks = now, ticks + 1
             if ticks % SAMPLES_PER_TICK == 0:
-                self.copy_counts()
-                self.statistics.sample()
+                self._tick()
+
+    def _tick(self) -> None:
+        self.copy_counts()
+        for stage in self.stages:
+            stage.note_duration()
+        self.statistics.sample()
 
     def _attribute(self, innermost: FrameType, spent: int) -> None:
         """Share ``spent`` out by the consumer's stack that ends in ``innermost``: the
@@ -169,8 +185,9 @@ class SyncMeter:
             frame = frame.f_back
         working = on_stack[0] if on_stack else None
         for stage in self.stages:
-            if stage is working:
-                continue  # working: what is left of its life (``_insight/stats.py``)
+            if stage is working:  # its share: what is left of its life (``_insight/stats.py``)
+                stage.busy_ns += spent
+                continue
             if stage in on_stack:
                 stage.counters.waiting_ns += spent
             else:
