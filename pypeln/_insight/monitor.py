@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .._worker.counters import RunStatistics
+from .._worker.threads import wait_started
 from .page import PAGE
 from .stats import snapshot
 
@@ -78,12 +79,16 @@ class Monitor:
             name="pypeln monitor",
             daemon=True,
         )
+
+    def start(self) -> None:
+        """Serve. (Apart from ``__init__``, as the run's watch: see ``StallWatch.start``.)"""
         self._thread.start()
 
     def close(self) -> None:
-        self._server.shutdown()
+        if wait_started(self._thread):
+            self._server.shutdown()  # waits for serve_forever, which has begun
+            self._thread.join()
         self._server.server_close()
-        self._thread.join()
 
 
 def _handler(statistics: RunStatistics) -> type[BaseHTTPRequestHandler]:

@@ -32,6 +32,7 @@ class Shown:
         try:
             if port is not None:
                 self._monitor = Monitor(statistics, port, CALLER)
+                self._monitor.start()
                 statistics.monitor_url = self._monitor.url
         except BaseException:
             self.close()

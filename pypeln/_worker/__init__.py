@@ -7,6 +7,7 @@
 * ``counters.py``: what workers count (what they take, hand on and drop; their time),
   per run, and the stages a run's statistics know;
 * ``flow.py``: how a worker meters its flow, once per batch;
+* ``threads.py``: joining a run's helper threads, even after a Ctrl-C in ``start()``;
 * ``activity.py``: the batch a worker works through, for the stall report;
 * ``order.py`` / ``async_order.py``: ``ordered`` that streams, and the kernels that mark
   what they drop for it;

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from ..._worker.kernels import Index
+from ..._worker.threads import wait_started
 from ..contract import ChannelStatistics
 
 if TYPE_CHECKING:
@@ -78,15 +79,17 @@ class StallWatch:
         self._sample = sample
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="pypeln run watch", daemon=True)
+        self._starting = False
 
     def start(self) -> None:
         """Start watching. (Apart from ``__init__``: whoever must close the watch holds it
         before its thread runs, even if Ctrl-C lands in between.)"""
+        self._starting = True
         self._thread.start()
 
     def close(self) -> None:
         self._ended.set()
-        if self._thread.ident is not None and self._thread is not threading.current_thread():
+        if self._starting and wait_started(self._thread):
             self._thread.join()
         self._sample()
 

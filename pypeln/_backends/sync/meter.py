@@ -30,6 +30,7 @@ from typing import Any
 from ..._worker.counters import RunStatistics, WorkerCounters, note_call
 from ..._worker.flow import clock
 from ..._worker.kernels import Element
+from ..._worker.threads import wait_started
 
 #: How often the watch reads the consumer's stack, seconds.
 SAMPLE_EVERY = 0.005
@@ -133,20 +134,16 @@ class SyncMeter:
         for stage in self.stages:
             stage.counters.started_ns = now
         self.statistics.begin()
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=self._watch, args=(consumer,), name="pypeln sync watch", daemon=True
         )
-        self._thread.start()
+        self._thread = thread
+        thread.start()
 
     def _stop(self) -> None:
         self._ended.set()
-        thread = self._thread
-        if (
-            thread is not None
-            and thread.ident is not None
-            and thread is not threading.current_thread()
-        ):
-            thread.join()
+        if self._thread is not None and wait_started(self._thread):
+            self._thread.join()
         now = clock()
         for stage in self.stages:
             stage.counters.ended_ns = now
