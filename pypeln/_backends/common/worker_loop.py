@@ -267,9 +267,12 @@ class _Output(OutputBatches):
 
     def _hand_on(self, more: bool) -> None:
         steps = self._hand_on_steps(more)
-        began = clock()
         try:
             outbox, pending, reserve = next(steps)
+        except StopIteration:
+            return  # nothing to hand on, nor room to reserve: nothing to time either
+        began = clock()
+        try:
             while True:
                 outbox, pending, reserve = steps.send(outbox.put_from(pending, reserve))
         except StopIteration:
