@@ -7,7 +7,8 @@ readers hold included, so a small bound means small hand-offs. ``bounded`` runs
 ``maxsize`` on every stage (the consumer's queue takes the last stage's) on ``thread``,
 ``task`` (with the ``async def`` functions of ``task-trivial``) and ``process``, and relates
 each row to the same backend with ``maxsize=0``. The default and ``maxsize=0`` rows, whose
-ratio has a target, run in interleaved rounds of their own, three times as many.
+ratio has a target, run in interleaved rounds of their own, three times as many (with a
+baseline checkout, its ``maxsize=0`` rows too).
 
 With ``--baseline DIR`` (another checkout of pypeln, e.g. a git worktree of an earlier
 commit), every row is run on that checkout too, in a child interpreter whose runs take part
@@ -100,7 +101,10 @@ def bounded(options: Options) -> ScenarioResult:
                     name = row_name(backend, maxsize, label)
                     counts[name] = n
                     asked = partial(server.run, backend, n, maxsize)
-                    contenders.append(Contender(name, asked, equals(checksum(generator_chain(n)))))
+                    twin = Contender(name, asked, equals(checksum(generator_chain(n))))
+                    # In the rounds of its twin here: the before/after of the trivial
+                    # pipeline (maxsize=0) is a close call too.
+                    (paired if maxsize in PAIRED else contenders).append(twin)
         timings = measure(contenders, options.repeat)
         timings.update(measure(paired, options.repeat * CLOSE_CALL_ROUNDS))
     for backend in backends:
